@@ -1,0 +1,36 @@
+# helpline: `make run` starts the demo desk, `make test` runs the suite. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test test-postgres bench bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/helpline run $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The storage-touching tests again, on PostgreSQL (set HELPLINE_TEST_DATABASE_URL to override).
+test-postgres: $(STAMP)
+	HELPLINE_TEST_DATABASE_URL=$${HELPLINE_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -m storage $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick $(ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""helpline: an omnichannel customer-support desk."""

@@ -1,0 +1,1 @@
+"""The only code that writes: one transaction per action, events published after commit."""

@@ -1,0 +1,132 @@
+"""The one inbound entry point every channel uses: store a client message exactly once."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.actions.context import Desk, Unit, unit_of_work
+from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
+from bot.events import MessageReceived
+from bot.storage.models import (
+    AuditEvent, ChannelIdentity, Client, Counter, Message, Queue, StoredAttachment, Ticket, utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+# A message to a ticket in these states joins it; a resolved one is reopened by it.
+JOINABLE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.RESOLVED)
+MAX_TEXT = 100_000
+
+
+async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
+    """De-duplicate, resolve the client, find or open the ticket, store the message: one commit.
+
+    Returns the receipt of the stored message; a repeated (channel, message id) returns the
+    first receipt with ``duplicate=True`` and changes nothing. Adapters acknowledge the source
+    only after this returns.
+    """
+    keys = [desk.files.save(a.data) for a in msg.attachments if a.data is not None]
+    for attempt in range(3):
+        try:
+            async with unit_of_work(desk) as unit:
+                return await _receive(desk, unit, msg, keys)
+        except IntegrityError:
+            # A concurrent receive of the same message (or the same new identity) won the race;
+            # the next attempt finds its rows.
+            logger.info("receive race on %s/%s, retrying", msg.channel, msg.message_id)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str]) -> Receipt:
+    s = unit.session
+    existing = (await s.execute(
+        select(Message.id, Ticket.id, Ticket.public_id, Ticket.number)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.channel == msg.channel, Message.external_id == msg.message_id)
+    )).first()
+    if existing:
+        return Receipt(existing[0], existing[1], existing[2], existing[3], duplicate=True)
+
+    identity = await _identity(s, msg)
+    ticket, new_ticket = await _ticket_for(desk, s, identity, msg)
+    now = utcnow()
+    message = Message(
+        ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
+        author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=msg.message_id,
+        delivery_status=DeliveryStatus.RECEIVED.value, created_at=now,
+    )
+    s.add(message)
+    await s.flush()
+    with_data = [a for a in msg.attachments if a.data is not None]
+    for attachment, key in zip(with_data, keys):
+        s.add(StoredAttachment(message_id=message.id, filename=attachment.filename,
+                               content_type=attachment.content_type, size=len(attachment.data), storage_key=key))
+    ticket.last_message_at = now
+    ticket.updated_at = now
+    if not ticket.language and msg.locale_hint:
+        ticket.language = msg.locale_hint[:8]
+    s.add(AuditEvent(kind="message_received", ticket_id=ticket.id, data={"message_id": message.id, "channel": msg.channel}))
+    unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket))
+    return Receipt(message.id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
+
+
+async def _identity(s, msg: InboundMessage) -> ChannelIdentity:
+    identity = (await s.execute(
+        select(ChannelIdentity).where(ChannelIdentity.channel == msg.channel, ChannelIdentity.external_id == msg.user_id)
+    )).scalar_one_or_none()
+    if identity is None:
+        client = Client(display_name=msg.user_name[:200], language=msg.locale_hint[:8])
+        s.add(client)
+        await s.flush()
+        identity = ChannelIdentity(client_id=client.id, channel=msg.channel, external_id=msg.user_id,
+                                   display_name=msg.user_name[:200], claimed_email=msg.claimed_email[:320])
+        s.add(identity)
+        await s.flush()
+        return identity
+    # A name or email the client typed is a claim about this identity only: it never links
+    # this identity to another client's history.
+    if msg.user_name and msg.user_name[:200] != identity.display_name:
+        identity.display_name = msg.user_name[:200]
+    if msg.claimed_email and msg.claimed_email[:320] != identity.claimed_email:
+        identity.claimed_email = msg.claimed_email[:320]
+    return identity
+
+
+async def _ticket_for(desk: Desk, s, identity: ChannelIdentity, msg: InboundMessage) -> tuple[Ticket, bool]:
+    ticket = (await s.execute(
+        select(Ticket)
+        .where(Ticket.client_id == identity.client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
+               Ticket.status.in_([st.value for st in JOINABLE]))
+        .order_by(Ticket.id.desc()).limit(1)
+    )).scalar_one_or_none()
+    if ticket is not None:
+        if ticket.status in (TicketStatus.RESOLVED.value, TicketStatus.WAITING.value):
+            previous = ticket.status
+            ticket.status = TicketStatus.OPEN.value
+            ticket.resolved_at = None
+            s.add(AuditEvent(kind="ticket_reopened" if previous == "resolved" else "client_answered",
+                             ticket_id=ticket.id, data={"by": "client"}))
+        return ticket, False
+    number = (await s.execute(
+        update(Counter).where(Counter.name == "ticket_number").values(value=Counter.value + 1).returning(Counter.value)
+    )).scalar_one()
+    queue_id = (await s.execute(select(Queue.id).where(Queue.name == desk.settings.desk.default_queue))).scalar_one()
+    ticket = Ticket(
+        number=number, public_id=secrets.token_urlsafe(18), client_id=identity.client_id, channel=msg.channel,
+        chat_id=msg.chat_id, status=TicketStatus.NEW.value, queue_id=queue_id, language=msg.locale_hint[:8],
+        subject=_subject(msg.text),
+    )
+    s.add(ticket)
+    await s.flush()
+    s.add(AuditEvent(kind="ticket_opened", ticket_id=ticket.id, data={"channel": msg.channel, "number": number}))
+    return ticket, True
+
+
+def _subject(text: str) -> str:
+    first = " ".join(text.split())
+    return first[:117] + "..." if len(first) > 120 else first

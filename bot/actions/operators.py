@@ -1,0 +1,139 @@
+"""Operators, their console sessions and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from bot.access import Viewer
+from bot.actions.context import Desk, unit_of_work
+from bot.domain import Role
+from bot.errors import InvalidInput, NotFound
+from bot.storage.models import ApiToken, AuditEvent, Operator, OperatorSession, Queue, utcnow
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD = 8
+
+
+def token_hash(desk: Desk, token: str) -> str:
+    """Keyed hash of a bearer or session token: a leaked table does not yield usable tokens."""
+    return hmac.new(desk.settings.web.secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def viewer_of(operator: Operator) -> Viewer:
+    return Viewer(id=operator.id, username=operator.username, display_name=operator.display_name,
+                  role=Role(operator.role), queue_ids=frozenset(q.id for q in operator.queues))
+
+
+async def create_operator(desk: Desk, username: str, display_name: str, password: str, role: str,
+                          queues: list[str], languages: list[str]) -> int:
+    """Add an operator; fails clearly on a taken username, unknown queue or short password."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    try:
+        Role(role)
+    except ValueError:
+        raise InvalidInput(f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}") from None
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        if (await s.execute(select(Operator.id).where(Operator.username == username))).first():
+            raise InvalidInput(f"an operator named {username!r} exists already")
+        found = list((await s.execute(select(Queue).where(Queue.name.in_(queues)))).scalars())
+        missing = set(queues) - {q.name for q in found}
+        if missing:
+            raise InvalidInput(f"unknown queue(s): {', '.join(sorted(missing))}")
+        operator = Operator(username=username, display_name=display_name or username,
+                            password_hash=_hasher.hash(password), role=role, languages=list(languages), queues=found)
+        s.add(operator)
+        await s.flush()
+        s.add(AuditEvent(kind="operator_created", operator_id=operator.id, data={"role": role, "queues": queues}))
+        return operator.id
+
+
+async def set_operator_active(desk: Desk, username: str, active: bool) -> None:
+    """Disable (or enable) an operator; disabling ends their sessions and revokes their tokens."""
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        operator = (await s.execute(select(Operator).where(Operator.username == username))).scalar_one_or_none()
+        if operator is None:
+            raise NotFound(f"there is no operator {username!r}")
+        operator.active = active
+        if not active:
+            await s.execute(delete(OperatorSession).where(OperatorSession.operator_id == operator.id))
+            for token in (await s.execute(select(ApiToken).where(ApiToken.operator_id == operator.id))).scalars():
+                token.revoked = True
+        s.add(AuditEvent(kind="operator_enabled" if active else "operator_disabled", operator_id=operator.id))
+
+
+async def _load(s, **where) -> Operator | None:
+    query = select(Operator).options(selectinload(Operator.queues))
+    for key, value in where.items():
+        query = query.where(getattr(Operator, key) == value)
+    return (await s.execute(query)).scalar_one_or_none()
+
+
+async def log_in(desk: Desk, username: str, password: str) -> tuple[str, Viewer] | None:
+    """Check a password; on success open a session and return (cookie token, viewer)."""
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        operator = await _load(s, username=username)
+        try:
+            _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if operator is None or not operator.active:
+            return None
+        if _hasher.check_needs_rehash(operator.password_hash):
+            operator.password_hash = _hasher.hash(password)
+        token = secrets.token_urlsafe(32)
+        s.add(OperatorSession(token_hash=token_hash(desk, token), operator_id=operator.id,
+                              csrf_token=secrets.token_urlsafe(32),
+                              expires_at=utcnow() + timedelta(minutes=desk.settings.web.session_minutes)))
+        s.add(AuditEvent(kind="logged_in", operator_id=operator.id))
+        return token, viewer_of(operator)
+
+
+async def session_viewer(desk: Desk, token: str) -> tuple[Viewer, str] | None:
+    """The viewer and CSRF token of a live session, or None when it is unknown or expired."""
+    async with desk.sessions() as s:
+        row = (await s.execute(select(OperatorSession).where(OperatorSession.token_hash == token_hash(desk, token)))).scalar_one_or_none()
+        if row is None or row.expires_at <= utcnow():
+            return None
+        operator = await _load(s, id=row.operator_id)
+        if operator is None or not operator.active:
+            return None
+        return viewer_of(operator), row.csrf_token
+
+
+async def log_out(desk: Desk, token: str) -> None:
+    async with unit_of_work(desk) as unit:
+        await unit.session.execute(delete(OperatorSession).where(OperatorSession.token_hash == token_hash(desk, token)))
+
+
+async def create_api_token(desk: Desk, username: str, name: str = "") -> str:
+    """A new bearer token for an operator; only its hash is kept, so print it once."""
+    async with unit_of_work(desk) as unit:
+        operator = await _load(unit.session, username=username)
+        if operator is None or not operator.active:
+            raise NotFound(f"there is no active operator {username!r}")
+        token = "hl_" + secrets.token_urlsafe(32)
+        unit.session.add(ApiToken(token_hash=token_hash(desk, token), operator_id=operator.id, name=name))
+        unit.session.add(AuditEvent(kind="api_token_created", operator_id=operator.id, data={"name": name}))
+        return token
+
+
+async def token_viewer(desk: Desk, token: str) -> Viewer | None:
+    async with desk.sessions() as s:
+        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(desk, token)))).scalar_one_or_none()
+        if row is None or row.revoked:
+            return None
+        operator = await _load(s, id=row.operator_id)
+        return viewer_of(operator) if operator and operator.active else None

@@ -1,0 +1,106 @@
+"""create_app(settings): wires storage, channels, workers and web into one aiohttp application."""
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from bot.actions.context import Desk
+from bot.actions.setup import seed_demo_operators, sync_queues
+from bot.config import Settings
+from bot.events import EventBus, OperatorTyping
+from bot.gateway import DeskGateway
+from bot.outbox import DeliveryWorker
+from bot.storage.engine import create_engine, session_factory
+from bot.storage.files import AttachmentStore
+from bot.storage.migrate import is_current, upgrade
+from bot.web import BUS, DESK, PUBLIC_URL
+from channels.base import ChannelAdapter, TypingIndicator, WebRoutes
+
+logger = logging.getLogger(__name__)
+ADAPTERS = web.AppKey("adapters", dict)
+WORKER = web.AppKey("worker", DeliveryWorker)
+
+
+class SchemaOutdated(Exception):
+    pass
+
+
+def build_adapters(settings: Settings, gateway: DeskGateway) -> dict[str, ChannelAdapter]:
+    """The configured channels, keyed by their channel name."""
+    adapters: dict[str, ChannelAdapter] = {}
+    if settings.channels.webchat.enabled:
+        from channels.webchat.adapter import WebchatChannel
+
+        chat = WebchatChannel(settings.channels.webchat, gateway, trusted_proxies=settings.web.trusted_proxies)
+        adapters[chat.name] = chat
+    return adapters
+
+
+def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool = True) -> web.Application:
+    """The whole desk as one aiohttp application; storage and workers start in cleanup contexts."""
+    app = web.Application(client_max_size=max(settings.attachments.max_bytes, settings.channels.webchat.max_attachment_bytes) + 1024 * 1024)
+    engine = create_engine(settings.database_url)
+    bus = EventBus()
+    desk = Desk(sessions=session_factory(engine), bus=bus, settings=settings,
+                files=AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
+    gateway = DeskGateway(desk)
+    adapters = build_adapters(settings, gateway)
+    worker = DeliveryWorker(desk, adapters)
+    app[DESK] = desk
+    app[BUS] = bus
+    app[ADAPTERS] = adapters
+    app[WORKER] = worker
+    app[PUBLIC_URL] = public_url or settings.public_url(settings.web.host, settings.web.port)
+
+    async def storage(app: web.Application) -> AsyncIterator[None]:
+        if auto_migrate:
+            await upgrade(engine)
+        elif not await is_current(engine):
+            raise SchemaOutdated("the database schema is behind this version: run `helpline db upgrade`")
+        await sync_queues(desk)
+        created = await seed_demo_operators(desk)
+        if created:
+            logger.info("created demo operators: %s", ", ".join(created))
+        yield
+        await bus.drain()
+        await engine.dispose()
+
+    async def channels(app: web.Application) -> AsyncIterator[None]:
+        started = []
+        try:
+            for adapter in adapters.values():
+                await adapter.start()
+                started.append(adapter)
+            await worker.start()
+            yield
+        finally:
+            await worker.stop()
+            for adapter in reversed(started):
+                await adapter.stop()
+
+    async def typing_to_channels(event: OperatorTyping) -> None:
+        async with desk.sessions() as s:
+            from bot.storage.models import Ticket
+
+            ticket = await s.get(Ticket, event.ticket_id)
+        adapter = adapters.get(ticket.channel) if ticket else None
+        if isinstance(adapter, TypingIndicator):
+            await adapter.show_typing(ticket.chat_id)
+
+    bus.subscribe(OperatorTyping, typing_to_channels)
+    app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(channels)
+
+    from bot.console.api import setup_api
+    from bot.console.pages import setup_console
+    from bot.ops import setup_ops
+
+    setup_ops(app)
+    setup_api(app)
+    setup_console(app)
+    for adapter in adapters.values():
+        if isinstance(adapter, WebRoutes):
+            app.router.add_routes(adapter.routes())
+    return app

@@ -1,0 +1,201 @@
+"""TOML -> frozen, validated settings; secrets may come from the environment.
+
+A value written as ``"env:NAME"`` is read from the environment variable NAME, so secrets need
+not live in the file. Every error names the key's dotted path and the reason.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
+ENV_PREFIX = "env:"
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeskSettings(_Section):
+    name: str = "helpline"
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    default_queue: Name = "general"
+    default_language: Language = "en"
+    time_zone: str = "UTC"
+    public_url: str = ""  # how clients reach the desk; empty: http://host:port
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Riga')")
+        return value
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    secret_key: str = Field(min_length=32)
+    session_minutes: int = Field(480, ge=5, le=60 * 24 * 30)
+    secure_cookies: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+
+
+class AttachmentSettings(_Section):
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    allowed_types: tuple[str, ...] = (
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+    )
+
+
+class WebchatSettings(_Section):
+    enabled: bool = True
+    max_message_chars: int = Field(4000, ge=1, le=100_000)
+    messages_per_minute: int = Field(30, ge=1)
+    connections_per_address: int = Field(20, ge=1)
+    max_attachment_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    allowed_origins: tuple[str, ...] = ()  # empty: any site may embed the widget
+
+
+class ChannelSettings(_Section):
+    webchat: WebchatSettings = WebchatSettings()
+
+
+class QueueSettings(_Section):
+    name: Name
+    title: str = ""
+
+
+class DemoOperator(_Section):
+    username: Name
+    display_name: str
+    password: str = Field(min_length=8)
+    role: Literal["operator", "supervisor", "manager", "admin"] = "operator"
+    queues: tuple[Name, ...] = ()
+    languages: tuple[Language, ...] = ("en",)
+
+
+class CannedResponse(_Section):
+    title: str = Field(min_length=1)
+    language: Language = "en"
+    text: str = Field(min_length=1)
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = Field(8, ge=1, le=100)
+    first_retry_seconds: float = Field(2.0, gt=0)
+    max_retry_seconds: float = Field(600.0, gt=0)
+    lease_seconds: float = Field(60.0, gt=0)
+
+
+class Settings(_Section):
+    desk: DeskSettings = DeskSettings()
+    web: WebSettings
+    attachments: AttachmentSettings = AttachmentSettings()
+    channels: ChannelSettings = ChannelSettings()
+    queues: tuple[QueueSettings, ...] = (QueueSettings(name="general", title="General"),)
+    canned_responses: tuple[CannedResponse, ...] = ()
+    outbox: OutboxSettings = OutboxSettings()
+    demo_operators: tuple[DemoOperator, ...] = ()
+
+    @model_validator(mode="after")
+    def _queues_known(self) -> "Settings":
+        names = [q.name for q in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError("queues: each queue name may appear once")
+        if self.desk.default_queue not in names:
+            raise ValueError(f"desk.default_queue: {self.desk.default_queue!r} is not one of the queues {names}")
+        for i, op in enumerate(self.demo_operators):
+            unknown = set(op.queues) - set(names)
+            if unknown:
+                raise ValueError(f"demo_operators.{i}.queues: unknown queue(s) {sorted(unknown)}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        if self.desk.database_url:
+            return self.desk.database_url
+        return f"sqlite+aiosqlite:///{(self.desk.data_dir / 'helpline.db').as_posix()}"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.desk.data_dir / "attachments"
+
+    def public_url(self, host: str, port: int) -> str:
+        return self.desk.public_url.rstrip("/") or f"http://{host}:{port}"
+
+
+def _resolve_env(value: object, path: str) -> object:
+    """Replace ``"env:NAME"`` strings by the environment variable's value, recursively."""
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, f"{path}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        name = value[len(ENV_PREFIX):]
+        if name not in os.environ:
+            raise ConfigError(f"{path}: environment variable {name} is not set (export it, or write the value in the file)")
+        return os.environ[name]
+    return value
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key (check the spelling against config.example.toml)"
+        elif item["type"] == "missing":
+            reason = "required key is missing"
+        elif reason.startswith("Value error, "):
+            reason = reason[len("Value error, "):]
+        lines.append(f"  {path}: {reason}")
+    return "\n".join(lines)
+
+
+def parse_settings(raw: dict, source: str = "config") -> Settings:
+    """Validate a parsed TOML document; raise ConfigError listing every bad key."""
+    raw = dict(_resolve_env(raw, ""))
+    if os.environ.get("HELPLINE_SECRET_KEY"):
+        raw.setdefault("web", {})
+        raw["web"] = {**raw["web"], "secret_key": os.environ["HELPLINE_SECRET_KEY"]}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is not valid:\n{_describe(exc)}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read a TOML config file (the demo configuration when no path is given)."""
+    path = path or DEMO_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (copy config.example.toml and edit it)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    settings = parse_settings(raw, str(path))
+    if path == DEMO_CONFIG:
+        return settings
+    base = path.parent
+    if not settings.desk.data_dir.is_absolute():
+        settings = settings.model_copy(update={"desk": settings.desk.model_copy(update={"data_dir": base / settings.desk.data_dir})})
+    return settings

@@ -1,0 +1,1 @@
+"""Operators' and managers' pages, their authentication, live updates and the REST API."""

@@ -1,0 +1,5 @@
+"""Placeholder until written."""
+
+
+def setup_console(app):
+    return None

@@ -1,0 +1,125 @@
+"""Boundary value types shared by the desk and its channels (no I/O, no storage)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class TicketStatus(str, enum.Enum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting"  # waiting for the client
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class AuthorKind(str, enum.Enum):
+    CLIENT = "client"
+    BOT = "bot"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class Direction(str, enum.Enum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class DeliveryStatus(str, enum.Enum):
+    RECEIVED = "received"  # inbound, committed
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Role(str, enum.Enum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Priority(str, enum.Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message (``data``) or is stored in the desk (``storage_key``)."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes | None = None
+    storage_key: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One client message as a channel adapter normalized it.
+
+    ``message_id`` is the de-duplication key and must be unique within ``channel`` (the configured
+    channel instance: one bot, one mailbox, the web chat).
+    """
+
+    channel: str
+    user_id: str
+    chat_id: str
+    message_id: str
+    text: str
+    sent_at: datetime
+    attachments: tuple[Attachment, ...] = ()
+    user_name: str = ""
+    claimed_email: str = ""  # typed by the client: a claim, never a proof of identity
+    locale_hint: str = ""
+    thread_hint: str = ""  # reply-to id, email References, ticket number
+    button_payload: str = ""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the inbox committed for an inbound message; the adapter acknowledges after this."""
+
+    message_id: int
+    ticket_id: int
+    ticket_public_id: str
+    ticket_number: int
+    duplicate: bool = False
+    new_ticket: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message the desk sends to a client through the channel it came from."""
+
+    channel: str
+    chat_id: str
+    text: str
+    message_id: int  # the desk's id of the stored message
+    ticket_public_id: str
+    author_kind: AuthorKind = AuthorKind.OPERATOR
+    author_name: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    reply_to: str = ""  # the platform id of the message this answers, where the channel threads
+    choices: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConversationEntry:
+    """One message of a client's conversation as the client may see it (no internal notes)."""
+
+    id: int
+    direction: Direction
+    author_kind: AuthorKind
+    author_name: str
+    text: str
+    created_at: datetime
+    external_id: str = ""  # the channel's id of an inbound message (the web chat's client id)
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)

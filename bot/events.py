@@ -1,0 +1,99 @@
+"""Past-tense events and the bus that carries them to listeners after commit.
+
+The in-process bus only carries notifications (live console and widget updates, wake-ups);
+work that must survive a crash is a row with a due time. A PostgreSQL LISTEN/NOTIFY bus can
+replace this one behind the same two methods.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    ticket_id: int | None
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    message_id: int
+    new_ticket: bool
+
+
+@dataclass(frozen=True)
+class MessageQueued(Event):
+    """An outbound message and its outbox row were committed."""
+
+    message_id: int
+
+
+@dataclass(frozen=True)
+class DeliveryChanged(Event):
+    message_id: int
+    status: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class TicketChanged(Event):
+    """Status, queue, assignee or priority of a ticket changed."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class NoteAdded(Event):
+    note_id: int
+
+
+@dataclass(frozen=True)
+class ClientTyping(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class OperatorTyping(Event):
+    operator_id: int
+
+
+Listener = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    """In-process publish/subscribe; listeners run as tasks so a slow one delays nobody."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[type[Event], list[Listener]] = defaultdict(list)
+        self._tasks: set[asyncio.Task] = set()
+
+    def subscribe(self, event_type: type[Event], listener: Listener) -> None:
+        self._listeners[event_type].append(listener)
+
+    def unsubscribe(self, event_type: type[Event], listener: Listener) -> None:
+        if listener in self._listeners[event_type]:
+            self._listeners[event_type].remove(listener)
+
+    def publish(self, *events: Event) -> None:
+        """Hand events to their listeners; call only after the transaction committed."""
+        for event in events:
+            for listener in list(self._listeners[type(event)]):
+                task = asyncio.get_running_loop().create_task(self._run(listener, event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, listener: Listener, event: Event) -> None:
+        try:
+            await listener(event)
+        except Exception:
+            logger.exception("listener %s failed on %s", getattr(listener, "__qualname__", listener), type(event).__name__)
+
+    async def drain(self) -> None:
+        """Wait for listeners already running (used at shutdown and by tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,43 @@
+"""The desk as channels see it: the DeskPort of channels/base.py, built on actions and queries."""
+from __future__ import annotations
+
+from bot.actions.context import Desk
+from bot.actions.delivery import mark_delivered
+from bot.actions.inbox import receive_message
+from bot.domain import Attachment, ConversationEntry, InboundMessage, Receipt
+from bot.events import ClientTyping
+from bot.storage import queries
+
+
+class DeskGateway:
+    """Implements channels.base.DeskPort; channels never touch storage themselves."""
+
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    async def receive(self, message: InboundMessage) -> Receipt:
+        return await receive_message(self.desk, message)
+
+    async def conversation(self, channel: str, chat_id: str, after_id: int) -> list[ConversationEntry]:
+        async with self.desk.sessions() as s:
+            return await queries.conversation(s, channel, chat_id, after_id)
+
+    async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None:
+        await mark_delivered(self.desk, channel, chat_id, up_to_message_id)
+
+    async def client_typing(self, channel: str, chat_id: str) -> None:
+        async with self.desk.sessions() as s:
+            ticket_id = await queries.latest_ticket_id(s, channel, chat_id)
+        if ticket_id is not None:
+            self.desk.bus.publish(ClientTyping(ticket_id=ticket_id))
+
+    async def attachment(self, channel: str, chat_id: str, attachment_id: int) -> tuple[Attachment, bytes] | None:
+        async with self.desk.sessions() as s:
+            stored = await queries.attachment_for_chat(s, channel, chat_id, attachment_id)
+        if stored is None:
+            return None
+        meta = Attachment(stored.filename, stored.content_type, stored.size, storage_key=stored.storage_key, id=stored.id)
+        return meta, self.desk.files.read(stored.storage_key)
+
+    def check_attachment(self, filename: str, content_type: str, size: int) -> None:
+        self.desk.files.check(filename, content_type, size)

@@ -1,0 +1,144 @@
+"""Durable delivery of everything the desk sends, with retries and back-off.
+
+A reply and its outbox row are committed together. The worker claims due rows by moving them to
+``sending`` with a lease; a crash leaves the lease to expire and the row is sent again (at least
+once). On PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED`` so several processes share the work.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from bot.actions.context import Desk, unit_of_work
+from bot.errors import DeliveryError
+from bot.events import DeliveryChanged, MessageQueued
+from bot.storage.models import Message, OutboxItem, utcnow
+from bot.storage.queries import outbound_message
+from channels.base import ChannelAdapter
+
+logger = logging.getLogger(__name__)
+BATCH = 50
+IDLE_POLL_SECONDS = 5.0
+
+
+def retry_delay(attempts: int, first: float, ceiling: float, rng: random.Random = random.Random()) -> float:
+    """Exponential back-off with jitter: first, 2*first, 4*first ... capped at `ceiling`."""
+    base = min(ceiling, first * (2 ** max(0, attempts - 1)))
+    return base * (0.8 + 0.4 * rng.random())
+
+
+class DeliveryWorker:
+    """Takes due outbox rows and sends them through their channel's adapter."""
+
+    def __init__(self, desk: Desk, adapters: dict[str, ChannelAdapter]):
+        self.desk = desk
+        self.adapters = adapters
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        desk.bus.subscribe(MessageQueued, self._on_message_queued)
+
+    async def _on_message_queued(self, _event) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        self.desk.bus.unsubscribe(MessageQueued, self._on_message_queued)
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.run_once()
+            except Exception:
+                logger.exception("outbox pass failed; retrying shortly")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _claim(self) -> list[int]:
+        now = utcnow()
+        lease = timedelta(seconds=self.desk.settings.outbox.lease_seconds)
+        async with unit_of_work(self.desk) as unit:
+            due = (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now)
+            expired = (OutboxItem.status == "sending") & (OutboxItem.next_attempt_at <= now)
+            rows = list((await unit.session.execute(
+                select(OutboxItem).where(or_(due, expired)).order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+                .limit(BATCH).with_for_update(skip_locked=True))).scalars())
+            for item in rows:
+                item.status = "sending"
+                item.attempts += 1
+                item.next_attempt_at = now + lease  # the lease: retaken after it, if we die
+            return [item.id for item in rows]
+
+    async def run_once(self) -> int:
+        """Claim and send one batch of due items; returns how many were attempted."""
+        ids = await self._claim()
+        for item_id in ids:
+            await self._deliver(item_id)
+        return len(ids)
+
+    async def _deliver(self, item_id: int) -> None:
+        async with self.desk.sessions() as s:
+            item = await s.get(OutboxItem, item_id)
+            outbound = await outbound_message(s, item.message_id)
+        adapter = self.adapters.get(item.channel)
+        try:
+            if adapter is None:
+                raise DeliveryError(f"channel {item.channel!r} is not configured", permanent=True)
+            external_id = await adapter.send(outbound)
+        except DeliveryError as exc:
+            await self._failed(item_id, str(exc), exc.permanent, exc.retry_after)
+        except Exception as exc:  # an adapter bug or a network error: retry, and log it for the admin
+            logger.exception("sending outbox item %s through %s failed", item_id, item.channel)
+            await self._failed(item_id, f"{type(exc).__name__}: {exc}", False, None)
+        else:
+            await self._sent(item_id, external_id)
+
+    async def _sent(self, item_id: int, external_id: str) -> None:
+        async with unit_of_work(self.desk) as unit:
+            item = await unit.session.get(OutboxItem, item_id)
+            message = await unit.session.get(Message, item.message_id)
+            item.status = "sent"
+            item.sent_at = utcnow()
+            item.last_error = ""
+            if message.delivery_status != "delivered":
+                message.delivery_status = "sent"
+            message.delivery_error = ""
+            if external_id and not message.external_id:
+                message.external_id = f"out:{external_id}"
+            unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id, status=message.delivery_status))
+
+    async def _failed(self, item_id: int, reason: str, permanent: bool, retry_after: float | None) -> None:
+        settings = self.desk.settings.outbox
+        async with unit_of_work(self.desk) as unit:
+            item = await unit.session.get(OutboxItem, item_id)
+            message = await unit.session.get(Message, item.message_id)
+            item.last_error = reason[:2000]
+            if permanent or item.attempts >= settings.max_attempts:
+                item.status = "failed"
+                message.delivery_status = "failed"
+                message.delivery_error = reason[:2000]
+                logger.warning("outbox item %s failed for good after %d attempt(s): %s", item_id, item.attempts, reason)
+            else:
+                delay = retry_after or retry_delay(item.attempts, settings.first_retry_seconds, settings.max_retry_seconds)
+                item.status = "pending"
+                item.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
+                                               status=message.delivery_status, error=message.delivery_error))

@@ -1,0 +1,1 @@
+"""Engine and sessions, ORM models, read queries and Alembic migrations."""

@@ -1,0 +1,66 @@
+"""The attachment store: content-addressed files under the desk's data directory."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+from bot.errors import InvalidInput
+
+_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A file name with no path, control characters or leading dots, at most 120 characters."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    if not name:
+        return fallback
+    if len(name) > 120:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 110] + dot + ext[:9]) if dot and len(ext) < 10 else name[:120]
+    return name
+
+
+class AttachmentStore:
+    """Writes each distinct content once, named by its SHA-256; never executes or serves inline."""
+
+    def __init__(self, root: Path, max_bytes: int, allowed_types: tuple[str, ...]):
+        self.root = root
+        self.max_bytes = max_bytes
+        self.allowed_types = allowed_types
+
+    def check(self, filename: str, content_type: str, size: int) -> None:
+        """Raise InvalidInput when a file may not be stored."""
+        if size > self.max_bytes:
+            raise InvalidInput(f"{safe_filename(filename)} is {size} bytes; the limit is {self.max_bytes}")
+        if content_type.split(";")[0].strip().lower() not in self.allowed_types:
+            raise InvalidInput(f"files of type {content_type or 'unknown'} are not accepted")
+
+    def path(self, key: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise InvalidInput("bad attachment key")
+        return self.root / key[:2] / key
+
+    def save(self, data: bytes) -> str:
+        """Store bytes durably (fsync, atomic rename) and return their key."""
+        if len(data) > self.max_bytes:
+            raise InvalidInput(f"attachment is {len(data)} bytes; the limit is {self.max_bytes}")
+        key = hashlib.sha256(data).hexdigest()
+        target = self.path(key)
+        if target.exists():
+            return key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        return key
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()

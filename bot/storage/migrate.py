@@ -1,0 +1,42 @@
+"""Apply Alembic migrations to the configured database (SQLite or PostgreSQL)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to `revision` in one transaction."""
+    config = alembic_config()
+
+    def run(connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when every migration is applied."""
+    script = ScriptDirectory.from_config(alembic_config())
+
+    def current(connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async with engine.connect() as conn:
+        heads = await conn.run_sync(current)
+    return heads == set(script.get_heads())

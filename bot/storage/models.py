@@ -1,0 +1,216 @@
+"""ORM models of the desk. Alembic migrations own the schema; keep both in step."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text,
+    TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every engine (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; store times in UTC")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+operator_queues = Table(
+    "operator_queues",
+    Base.metadata,
+    Column("operator_id", ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Counter(Base):
+    """Named counters (ticket numbers) advanced with UPDATE ... RETURNING inside a transaction."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(48), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(48), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queues: Mapped[list[Queue]] = relationship(secondary=operator_queues, lazy="raise")
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")  # verified address only
+    language: Mapped[str] = mapped_column(String(8), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    identities: Mapped[list["ChannelIdentity"]] = relationship(back_populates="client", lazy="raise")
+
+
+class ChannelIdentity(Base):
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    claimed_email: Mapped[str] = mapped_column(String(320), default="")
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client: Mapped[Client] = relationship(back_populates="identities", lazy="raise")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_queue_status", "queue_id", "status"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        Index("ix_tickets_client_channel", "client_id", "channel", "chat_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(255))  # where replies go on that channel
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    client: Mapped[Client] = relationship(lazy="raise")
+    queue: Mapped[Queue] = relationship(lazy="raise")
+    assignee: Mapped[Operator | None] = relationship(lazy="raise")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_messages_ticket_id", "ticket_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(4))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    text: Mapped[str] = mapped_column(Text, default="")
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    delivery_status: Mapped[str] = mapped_column(String(16))
+    delivery_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attachments: Mapped[list["StoredAttachment"]] = relationship(lazy="raise", order_by="StoredAttachment.id")
+    operator: Mapped[Operator | None] = relationship(lazy="raise")
+
+
+class StoredAttachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(128))  # sha256 of the content
+
+
+class Note(Base):
+    """An internal note: operators only, never sent to the client."""
+
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    operator: Mapped[Operator | None] = relationship(lazy="raise")
+
+
+class OutboxItem(Base):
+    """One send to do through a channel; the delivery worker takes due rows."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(48))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class OperatorSession(Base):
+    """A console login; only a keyed hash of the cookie's token is stored."""
+
+    __tablename__ = "operator_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

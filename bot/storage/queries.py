@@ -1,0 +1,224 @@
+"""Read queries for the console, the API, the web chat and the delivery worker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased, selectinload
+
+from bot.access import Viewer
+from bot.domain import Attachment, AuthorKind, ConversationEntry, Direction, OutboundMessage
+from bot.storage.models import (
+    ChannelIdentity, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
+)
+
+OPEN_STATUSES = ("new", "open", "waiting")
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    id: int
+    number: int
+    public_id: str
+    subject: str
+    status: str
+    priority: str
+    language: str
+    channel: str
+    queue: str
+    queue_id: int
+    assignee: str | None
+    assignee_id: int | None
+    client_id: int
+    client_name: str
+    created_at: datetime
+    last_message_at: datetime
+
+
+def _visible(viewer: Viewer):
+    if viewer.sees_everything:
+        return True
+    return or_(Ticket.queue_id.in_(viewer.queue_ids or {-1}), Ticket.assignee_id == viewer.id)
+
+
+def _ticket_rows_query():
+    assignee = aliased(Operator)
+    return select(
+        Ticket.id, Ticket.number, Ticket.public_id, Ticket.subject, Ticket.status, Ticket.priority, Ticket.language,
+        Ticket.channel, Queue.name, Ticket.queue_id, assignee.display_name, Ticket.assignee_id, Ticket.client_id,
+        Client.display_name, Ticket.created_at, Ticket.last_message_at,
+    ).join(Queue, Queue.id == Ticket.queue_id).join(Client, Client.id == Ticket.client_id).outerjoin(
+        assignee, assignee.id == Ticket.assignee_id)
+
+
+async def list_tickets(session, viewer: Viewer, *, status: str | None = None, queue: str | None = None,
+                       assignee: str | None = None, mine_or_unassigned: bool = False,
+                       limit: int = 200, before_id: int | None = None) -> list[TicketRow]:
+    """Tickets the viewer may see, newest activity first, filtered as asked."""
+    query = _ticket_rows_query().where(_visible(viewer))
+    if status == "active":
+        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+    elif status:
+        query = query.where(Ticket.status == status)
+    if queue:
+        query = query.where(Queue.name == queue)
+    if assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif assignee:
+        query = query.where(Ticket.assignee_id == select(Operator.id).where(Operator.username == assignee).scalar_subquery())
+    if mine_or_unassigned:
+        query = query.where(or_(Ticket.assignee_id == viewer.id,
+                                Ticket.assignee_id.is_(None) & Ticket.queue_id.in_(viewer.queue_ids or {-1})))
+    if before_id:
+        query = query.where(Ticket.id < before_id)
+    rows = await session.execute(query.order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(limit))
+    return [TicketRow(*r) for r in rows]
+
+
+async def ticket_row(session, viewer: Viewer, ticket_id: int) -> TicketRow | None:
+    row = (await session.execute(_ticket_rows_query().where(Ticket.id == ticket_id))).first()
+    if row is None:
+        return None
+    ticket = TicketRow(*row)
+    return ticket if viewer.can_see_ticket(ticket.queue_id, ticket.assignee_id) else None
+
+
+async def queue_counts(session, viewer: Viewer) -> dict[str, int]:
+    """Active tickets per queue the viewer works in (every queue for admins)."""
+    query = select(Queue.name, func.count(Ticket.id)).outerjoin(
+        Ticket, (Ticket.queue_id == Queue.id) & Ticket.status.in_(OPEN_STATUSES)).group_by(Queue.name).order_by(Queue.name)
+    if not viewer.sees_everything:
+        query = query.where(Queue.id.in_(viewer.queue_ids or {-1}))
+    return {name: count for name, count in await session.execute(query)}
+
+
+async def client_card(session, client_id: int) -> tuple[Client, list[ChannelIdentity]]:
+    client = await session.get(Client, client_id)
+    identities = list((await session.execute(
+        select(ChannelIdentity).where(ChannelIdentity.client_id == client_id).order_by(ChannelIdentity.id))).scalars())
+    return client, identities
+
+
+async def client_history(session, client_id: int, limit: int = 2000) -> list[Message]:
+    """Every message of every ticket of the client, across channels, oldest first."""
+    rows = await session.execute(
+        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .join(Ticket, Ticket.id == Message.ticket_id).where(Ticket.client_id == client_id)
+        .order_by(Message.id.desc()).limit(limit))
+    return list(reversed(list(rows.scalars())))
+
+
+async def ticket_messages(session, ticket_id: int, after_id: int = 0, limit: int = 1000) -> list[Message]:
+    rows = await session.execute(
+        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .where(Message.ticket_id == ticket_id, Message.id > after_id).order_by(Message.id).limit(limit))
+    return list(rows.scalars())
+
+
+async def client_tickets(session, client_id: int) -> list[tuple[int, int, str, str]]:
+    rows = await session.execute(select(Ticket.id, Ticket.number, Ticket.status, Ticket.channel)
+                                 .where(Ticket.client_id == client_id).order_by(Ticket.id.desc()))
+    return [tuple(r) for r in rows]
+
+
+async def ticket_notes(session, ticket_id: int) -> list[Note]:
+    rows = await session.execute(select(Note).options(selectinload(Note.operator))
+                                 .where(Note.ticket_id == ticket_id).order_by(Note.id))
+    return list(rows.scalars())
+
+
+async def operators_for_transfer(session) -> list[tuple[str, str, list[str]]]:
+    """(username, display name, queue names) of active operators."""
+    ops = (await session.execute(select(Operator).options(selectinload(Operator.queues))
+                                 .where(Operator.active.is_(True)).order_by(Operator.username))).scalars()
+    return [(o.username, o.display_name, sorted(q.name for q in o.queues)) for o in ops]
+
+
+async def all_operators(session) -> list[Operator]:
+    return list((await session.execute(select(Operator).options(selectinload(Operator.queues)).order_by(Operator.username))).scalars())
+
+
+async def queue_names(session) -> list[str]:
+    return list((await session.execute(select(Queue.name).order_by(Queue.name))).scalars())
+
+
+async def operator_queue_ids(session, operator_id: int) -> frozenset[int]:
+    rows = await session.execute(select(operator_queues.c.queue_id).where(operator_queues.c.operator_id == operator_id))
+    return frozenset(r[0] for r in rows)
+
+
+async def attachment_for_viewer(session, viewer: Viewer, attachment_id: int) -> StoredAttachment | None:
+    row = (await session.execute(
+        select(StoredAttachment, Ticket.queue_id, Ticket.assignee_id)
+        .join(Message, Message.id == StoredAttachment.message_id).join(Ticket, Ticket.id == Message.ticket_id)
+        .where(StoredAttachment.id == attachment_id))).first()
+    if row is None or not viewer.can_see_ticket(row[1], row[2]):
+        return None
+    return row[0]
+
+
+async def attachment_for_chat(session, channel: str, chat_id: str, attachment_id: int) -> StoredAttachment | None:
+    """An attachment of the given client chat (the web chat visitor's own conversation only)."""
+    return (await session.execute(
+        select(StoredAttachment).join(Message, Message.id == StoredAttachment.message_id)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(StoredAttachment.id == attachment_id, Ticket.channel == channel, Ticket.chat_id == chat_id))).scalar_one_or_none()
+
+
+def _entry(m: Message, author_name: str) -> ConversationEntry:
+    return ConversationEntry(
+        id=m.id, direction=Direction(m.direction), author_kind=AuthorKind(m.author_kind), author_name=author_name,
+        text=m.text, created_at=m.created_at, external_id=m.external_id or "",
+        attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
+                          for a in m.attachments))
+
+
+async def conversation(session, channel: str, chat_id: str, after_id: int = 0, limit: int = 500) -> list[ConversationEntry]:
+    """The client-visible messages of one chat on one channel, after a message id, oldest first."""
+    rows = await session.execute(
+        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Ticket.channel == channel, Ticket.chat_id == chat_id, Message.id > after_id)
+        .order_by(Message.id).limit(limit))
+    return [_entry(m, m.operator.display_name if m.operator else "") for m in rows.scalars()]
+
+
+async def outbound_message(session, message_id: int) -> OutboundMessage | None:
+    """What the delivery worker hands to a channel adapter for one stored outbound message."""
+    m = (await session.execute(select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+                               .where(Message.id == message_id))).scalar_one_or_none()
+    if m is None:
+        return None
+    ticket = await session.get(Ticket, m.ticket_id)
+    return OutboundMessage(
+        channel=m.channel, chat_id=ticket.chat_id, text=m.text, message_id=m.id, ticket_public_id=ticket.public_id,
+        author_kind=AuthorKind(m.author_kind), author_name=m.operator.display_name if m.operator else "",
+        attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
+                          for a in m.attachments),
+        created_at=m.created_at)
+
+
+async def outbox_backlog(session) -> int:
+    return (await session.execute(select(func.count()).select_from(OutboxItem)
+                                  .where(OutboxItem.status.in_(("pending", "sending"))))).scalar_one()
+
+
+async def open_tickets_per_queue(session) -> dict[str, int]:
+    rows = await session.execute(select(Queue.name, func.count(Ticket.id)).outerjoin(
+        Ticket, (Ticket.queue_id == Queue.id) & Ticket.status.in_(OPEN_STATUSES)).group_by(Queue.name))
+    return dict(rows.all())
+
+
+async def latest_ticket_id(session, channel: str, chat_id: str) -> int | None:
+    return (await session.execute(select(Ticket.id).where(Ticket.channel == channel, Ticket.chat_id == chat_id)
+                                  .order_by(Ticket.id.desc()).limit(1))).scalar_one_or_none()
+
+
+async def message_counts(session) -> dict[tuple[str, str], int]:
+    """Stored messages per (channel, direction); outbound counts only those sent or delivered."""
+    rows = await session.execute(
+        select(Message.channel, Message.direction, func.count())
+        .where(or_(Message.direction == "in", Message.delivery_status.in_(("sent", "delivered"))))
+        .group_by(Message.channel, Message.direction))
+    return {(channel, direction): count for channel, direction, count in rows}

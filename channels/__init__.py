@@ -1,0 +1,1 @@
+"""Channel adapters: the doors through which clients write and read."""

@@ -1,0 +1,65 @@
+"""The channel adapter contract: what every door into the desk provides and receives.
+
+Adapters import only ``bot.domain`` and their own code. The desk hands each adapter an
+``Inbox`` (store a message, get a receipt) and, for channels that show clients their own
+conversation, a ``ConversationReader``.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from aiohttp import web
+
+from bot.domain import Attachment, ConversationEntry, InboundMessage, OutboundMessage, Receipt
+
+
+class Inbox(Protocol):
+    """Stores one inbound message in one transaction; acknowledge the source only after it returns."""
+
+    async def __call__(self, message: InboundMessage) -> Receipt: ...
+
+
+class DeskPort(Protocol):
+    """What a channel may ask of the desk beyond storing messages."""
+
+    async def receive(self, message: InboundMessage) -> Receipt: ...
+
+    async def conversation(self, channel: str, chat_id: str, after_id: int) -> list[ConversationEntry]: ...
+
+    async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None: ...
+
+    async def client_typing(self, channel: str, chat_id: str) -> None: ...
+
+    async def attachment(self, channel: str, chat_id: str, attachment_id: int) -> tuple[Attachment, bytes] | None: ...
+
+    def check_attachment(self, filename: str, content_type: str, size: int) -> None: ...
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """A channel: started and stopped with the desk, sends what the outbox hands it."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Check credentials first (fail fast on wrong ones), then begin receiving."""
+
+    async def stop(self) -> None:
+        """Undo ``start``; safe to call twice."""
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Deliver one message; return the platform's message id. Raise DeliveryError on failure."""
+
+
+@runtime_checkable
+class WebRoutes(Protocol):
+    """Optional: channels that receive over HTTP (web chat, Telegram webhooks) add routes."""
+
+    def routes(self) -> list[web.RouteDef]: ...
+
+
+@runtime_checkable
+class TypingIndicator(Protocol):
+    """Optional: channels that can show the client that an operator is typing."""
+
+    async def show_typing(self, chat_id: str) -> None: ...

@@ -1,0 +1,136 @@
+"""Shared fixtures: settings on a temporary data dir, a migrated desk, a live server on loopback.
+
+Storage-touching tests run on SQLite by default; set HELPLINE_TEST_DATABASE_URL (e.g.
+postgresql+asyncpg://postgres@127.0.0.1:5432/test) to run them against PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.actions.context import Desk
+from bot.actions.operators import create_operator, log_in, viewer_of
+from bot.actions.setup import sync_queues
+from bot.config import Settings, parse_settings
+from bot.events import EventBus
+from bot.storage.engine import create_engine, is_sqlite, session_factory
+from bot.storage.files import AttachmentStore
+from bot.storage.migrate import upgrade
+
+PG_URL = os.environ.get("HELPLINE_TEST_DATABASE_URL", "")
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+QUEUES = ["general", "billing", "delivery"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
+
+
+async def reset_postgres(url: str) -> None:
+    """Give a PostgreSQL test an empty public schema."""
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def database_url(tmp_path) -> str:
+    """A fresh database: a SQLite file, or the PostgreSQL test database emptied."""
+    if PG_URL:
+        await reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"
+
+
+def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
+    raw = {
+        "desk": {"data_dir": str(tmp_path / "data"), "database_url": database_url, "default_queue": "general"},
+        "web": {"secret_key": SECRET, "port": 0},
+        "queues": [{"name": q} for q in QUEUES],
+        "canned_responses": [{"title": "Hello", "language": "en", "text": "Hello! How can I help?"}],
+        "outbox": {"first_retry_seconds": 0.05, "max_retry_seconds": 0.2, "max_attempts": 3},
+    }
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            raw[section] = {**raw.get(section, {}), **values}
+        else:
+            raw[section] = values
+    return parse_settings(raw, "test config")
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+async def desk(settings):
+    """A migrated desk with the test queues, without a web server."""
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    desk = Desk(session_factory(engine), EventBus(), settings,
+                AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
+    await sync_queues(desk)
+    yield desk
+    await desk.bus.drain()
+    await engine.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A running desk on loopback and helpers to act as its users."""
+
+    app: web.Application
+    url: str
+    desk: Desk
+
+    async def add_operator(self, username: str, role: str = "operator", queues=("general",), password: str = "password-123"):
+        await create_operator(self.desk, username, username.title(), password, role, list(queues), ["en"])
+        return username, password
+
+    async def logged_in(self, username: str, password: str = "password-123") -> aiohttp.ClientSession:
+        """A client session logged in to the console (cookie jar that accepts the loopback host)."""
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with session.get(f"{self.url}/console/login") as r:
+            page = await r.text()
+        import re
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        async with session.post(f"{self.url}/console/login", data={"username": username, "password": password, "csrf_token": csrf},
+                                allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+        return session
+
+
+@pytest.fixture
+async def live_server(tmp_path, database_url):
+    """The whole desk (web chat, console, API, outbox worker) on a free loopback port."""
+    from bot.app import create_app
+    from bot.web import DESK
+
+    settings = make_settings(tmp_path, database_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings, public_url=url)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    yield LiveServer(app, url, app[DESK])
+    await runner.cleanup()
