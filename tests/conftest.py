@@ -39,6 +39,45 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.storage)
 
 
+def _private_database(url: str) -> str:
+    """Create a database of this test process's own beside the given one, so parallel runs never collide."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_hl{os.getpid()}"
+
+    asyncio.run(run_admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def run_admin(url: str, *statements: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False), timeout=10)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A private PostgreSQL database for this run, created next to HELPLINE_TEST_DATABASE_URL."""
+    if not PG_URL:
+        yield ""
+        return
+    import asyncio
+
+    url = _private_database(PG_URL)
+    yield url
+    name = url.rsplit("/", 1)[-1]
+    asyncio.run(run_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 async def reset_postgres(url: str) -> None:
     """Give a PostgreSQL test an empty public schema."""
     from sqlalchemy import text
@@ -51,11 +90,11 @@ async def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture
-async def database_url(tmp_path) -> str:
-    """A fresh database: a SQLite file, or the PostgreSQL test database emptied."""
-    if PG_URL:
-        await reset_postgres(PG_URL)
-        return PG_URL
+async def database_url(tmp_path, postgres_url) -> str:
+    """A fresh database: a SQLite file, or this run's private PostgreSQL database emptied."""
+    if postgres_url:
+        await reset_postgres(postgres_url)
+        return postgres_url
     return f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"
 
 
