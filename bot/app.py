@@ -12,9 +12,10 @@ from bot.config import Settings
 from bot.events import EventBus, OperatorTyping
 from bot.gateway import DeskGateway
 from bot.outbox import DeliveryWorker
-from bot.storage.engine import create_engine, session_factory
+from bot.storage.engine import create_engine, is_sqlite, session_factory
 from bot.storage.files import AttachmentStore
 from bot.storage.migrate import is_current, upgrade
+from bot.storage.models import Ticket
 from bot.web import BUS, DESK, PUBLIC_URL
 from channels.base import ChannelAdapter, TypingIndicator, WebRoutes
 
@@ -38,8 +39,14 @@ def build_adapters(settings: Settings, gateway: DeskGateway) -> dict[str, Channe
     return adapters
 
 
-def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool = True) -> web.Application:
-    """The whole desk as one aiohttp application; storage and workers start in cleanup contexts."""
+def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool | None = None) -> web.Application:
+    """The whole desk as one aiohttp application; storage and workers start in cleanup contexts.
+
+    The embedded SQLite is migrated at start-up; a shared PostgreSQL is migrated by the admin
+    (`helpline db upgrade`), and start-up refuses a schema that is behind.
+    """
+    if auto_migrate is None:
+        auto_migrate = is_sqlite(settings.database_url)
     app = web.Application(client_max_size=max(settings.attachments.max_bytes, settings.channels.webchat.max_attachment_bytes) + 1024 * 1024)
     engine = create_engine(settings.database_url)
     bus = EventBus()
@@ -82,8 +89,6 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool =
 
     async def typing_to_channels(event: OperatorTyping) -> None:
         async with desk.sessions() as s:
-            from bot.storage.models import Ticket
-
             ticket = await s.get(Ticket, event.ticket_id)
         adapter = adapters.get(ticket.channel) if ticket else None
         if isinstance(adapter, TypingIndicator):

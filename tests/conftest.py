@@ -166,7 +166,7 @@ async def live_server(tmp_path, database_url):
     settings = make_settings(tmp_path, database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = create_app(settings, public_url=url)
+    app = create_app(settings, public_url=url, auto_migrate=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
