@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -123,3 +125,19 @@ class ConversationEntry:
     created_at: datetime
     external_id: str = ""  # the channel's id of an inbound message (the web chat's client id)
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A file name with no path, control characters or leading dots, at most 120 characters."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    if not name:
+        return fallback
+    if len(name) > 120:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 110] + dot + ext[:9]) if dot and len(ext) < 10 else name[:120]
+    return name

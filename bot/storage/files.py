@@ -4,26 +4,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import unicodedata
 from pathlib import Path
 
+from bot.domain import safe_filename  # noqa: F401  (re-exported: channels share it)
 from bot.errors import InvalidInput
-
-_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
-
-
-def safe_filename(name: str, fallback: str = "attachment") -> str:
-    """A file name with no path, control characters or leading dots, at most 120 characters."""
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = _UNSAFE.sub("_", name).strip(" ._")
-    if not name:
-        return fallback
-    if len(name) > 120:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: 110] + dot + ext[:9]) if dot and len(ext) < 10 else name[:120]
-    return name
-
 
 class AttachmentStore:
     """Writes each distinct content once, named by its SHA-256; never executes or serves inline."""
