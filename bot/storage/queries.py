@@ -34,6 +34,7 @@ class TicketRow:
     client_name: str
     created_at: datetime
     last_message_at: datetime
+    assignee_username: str | None = None
 
 
 def _visible(viewer: Viewer):
@@ -47,15 +48,20 @@ def _ticket_rows_query():
     return select(
         Ticket.id, Ticket.number, Ticket.public_id, Ticket.subject, Ticket.status, Ticket.priority, Ticket.language,
         Ticket.channel, Queue.name, Ticket.queue_id, assignee.display_name, Ticket.assignee_id, Ticket.client_id,
-        Client.display_name, Ticket.created_at, Ticket.last_message_at,
+        Client.display_name, Ticket.created_at, Ticket.last_message_at, assignee.username,
     ).join(Queue, Queue.id == Ticket.queue_id).join(Client, Client.id == Ticket.client_id).outerjoin(
         assignee, assignee.id == Ticket.assignee_id)
 
 
 async def list_tickets(session, viewer: Viewer, *, status: str | None = None, queue: str | None = None,
                        assignee: str | None = None, mine_or_unassigned: bool = False,
-                       limit: int = 200, before_id: int | None = None) -> list[TicketRow]:
-    """Tickets the viewer may see, newest activity first, filtered as asked."""
+                       limit: int = 200, before_id: int | None = None, newest_first: bool = False,
+                       before_number: int | None = None) -> list[TicketRow]:
+    """Tickets the viewer may see, newest activity first (or newest ticket first), filtered as asked.
+
+    ``newest_first`` orders by ticket number, which never changes, so ``before_number`` pages
+    through the list without skipping or repeating a ticket (the API's cursor).
+    """
     query = _ticket_rows_query().where(_visible(viewer))
     if status == "active":
         query = query.where(Ticket.status.in_(OPEN_STATUSES))
@@ -72,7 +78,10 @@ async def list_tickets(session, viewer: Viewer, *, status: str | None = None, qu
                                 Ticket.assignee_id.is_(None) & Ticket.queue_id.in_(viewer.queue_ids or {-1})))
     if before_id:
         query = query.where(Ticket.id < before_id)
-    rows = await session.execute(query.order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(limit))
+    if before_number is not None:
+        query = query.where(Ticket.number < before_number)
+    order = (Ticket.number.desc(),) if newest_first else (Ticket.last_message_at.desc(), Ticket.id.desc())
+    rows = await session.execute(query.order_by(*order).limit(limit))
     return [TicketRow(*r) for r in rows]
 
 
@@ -82,6 +91,12 @@ async def ticket_row(session, viewer: Viewer, ticket_id: int) -> TicketRow | Non
         return None
     ticket = TicketRow(*row)
     return ticket if viewer.can_see_ticket(ticket.queue_id, ticket.assignee_id) else None
+
+
+async def ticket_row_by_number(session, number: int) -> TicketRow | None:
+    """A ticket by its human number, unfiltered: the caller applies Viewer.can_see_ticket."""
+    row = (await session.execute(_ticket_rows_query().where(Ticket.number == number))).first()
+    return TicketRow(*row) if row else None
 
 
 async def queue_counts(session, viewer: Viewer) -> dict[str, int]:
