@@ -17,7 +17,7 @@ from bot.storage.files import AttachmentStore
 from bot.storage.migrate import is_current, upgrade
 from bot.storage.models import Ticket
 from bot.web import BUS, DESK, PUBLIC_URL
-from channels.base import ChannelAdapter, TypingIndicator, WebRoutes
+from channels.base import ChannelAdapter, LiveConnections, TypingIndicator, WebRoutes
 
 logger = logging.getLogger(__name__)
 ADAPTERS = web.AppKey("adapters", dict)
@@ -95,8 +95,15 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
             await adapter.show_typing(ticket.chat_id)
 
     bus.subscribe(OperatorTyping, typing_to_channels)
+
+    async def close_live_connections(app: web.Application) -> None:
+        for adapter in adapters.values():
+            if isinstance(adapter, LiveConnections):
+                await adapter.close_connections()
+
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(channels)
+    app.on_shutdown.append(close_live_connections)
 
     from bot.console.api import setup_api
     from bot.console.pages import setup_console

@@ -63,3 +63,14 @@ class TypingIndicator(Protocol):
     """Optional: channels that can show the client that an operator is typing."""
 
     async def show_typing(self, chat_id: str) -> None: ...
+
+
+@runtime_checkable
+class LiveConnections(Protocol):
+    """Optional: channels holding long-lived client sockets close them when the server shuts down.
+
+    The web server waits for every open request before cleanup runs, so a websocket left open
+    would hold shutdown for the server's whole grace period.
+    """
+
+    async def close_connections(self) -> None: ...
