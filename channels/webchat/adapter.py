@@ -1,0 +1,118 @@
+"""WebchatChannel: the web chat as a channel adapter (send, typing, routes, lifecycle).
+
+Sockets live in this process, keyed by the visitor's chat id. Every message is stored before it
+is pushed, so a visitor who is offline (or connected to another process) loses nothing: the
+widget resumes from the last message id it has seen when it reconnects.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import TYPE_CHECKING
+
+from aiohttp import WSCloseCode, web
+
+from bot.domain import ConversationEntry, OutboundMessage
+from channels.base import DeskPort
+from channels.webchat import live, uploads
+from channels.webchat.connection import Connection
+from channels.webchat.limits import ConnectionCounter, RateLimiter
+from channels.webchat.normalize import CHANNEL, outbound_frame
+from channels.webchat.pages import ChatPages
+
+if TYPE_CHECKING:
+    from bot.config import WebchatSettings  # the type only: channels do not depend on the desk's config code
+
+logger = logging.getLogger(__name__)
+TYPING_EVERY_SECONDS = 2.0  # a visitor's typing reaches the console at most this often
+
+
+class WebchatChannel:
+    """The embeddable chat widget, the full-page chat and their websocket."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: WebchatSettings, desk: DeskPort, *, trusted_proxies: tuple[str, ...] = ()):
+        self.settings = settings
+        self.desk = desk
+        self.trusted_proxies = trusted_proxies
+        self.rates = RateLimiter(settings.messages_per_minute, 60.0)
+        self.typing = RateLimiter(1, TYPING_EVERY_SECONDS)
+        self.counter = ConnectionCounter(settings.connections_per_address)
+        self.pages = ChatPages(settings.max_message_chars, settings.max_attachment_bytes, settings.allowed_origins)
+        self.stopped = False
+        self._chats: dict[str, set[Connection]] = {}
+
+    async def start(self) -> None:
+        """Nothing to connect to: the web chat receives through the desk's own web server."""
+        self.stopped = False
+
+    async def stop(self) -> None:
+        """Close every open socket (the widgets reconnect and resume); safe to call twice."""
+        await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """At server shutdown: refuse new sockets and close the open ones, so shutdown need not wait."""
+        self.stopped = True
+        connections = [conn for conns in self._chats.values() for conn in conns]
+        self._chats.clear()
+        if connections:
+            await asyncio.gather(*(conn.close(WSCloseCode.GOING_AWAY, "restarting") for conn in connections),
+                                 return_exceptions=True)
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Push a stored reply to every open socket of the visitor; offline visitors get it on resume."""
+        frame = outbound_frame(message)
+        for conn in list(self._chats.get(message.chat_id, ())):
+            async with conn.lock:
+                conn.push(frame)
+        return str(message.message_id)
+
+    async def show_typing(self, chat_id: str) -> None:
+        for conn in list(self._chats.get(chat_id, ())):
+            conn.post({"type": "typing", "author": "operator"})
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.pages.demo, name="webchat-demo"),
+            web.get("/chat", self.pages.chat, name="webchat-chat"),
+            web.get("/chat/ws", partial(live.chat_socket, self), name="webchat-ws"),
+            web.get("/widget.js", self.pages.widget, name="webchat-widget"),
+            web.get(r"/chat/static/{name}", self.pages.static, name="webchat-static"),
+            web.post("/chat/upload", partial(uploads.upload, self), name="webchat-upload"),
+            web.get(r"/chat/attachments/{id:\d{1,18}}", partial(uploads.download, self), name="webchat-attachment"),
+        ]
+
+    # --- the registry of open sockets, used by live.py and uploads.py ---
+
+    def register(self, conn: Connection) -> None:
+        self._chats.setdefault(conn.visitor, set()).add(conn)
+
+    def unregister(self, conn: Connection) -> None:
+        conns = self._chats.get(conn.visitor)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._chats[conn.visitor]
+
+    def connections(self, visitor: str) -> list[Connection]:
+        return list(self._chats.get(visitor, ()))
+
+    def fetcher(self, visitor: str):
+        """The visitor's stored messages after an id, as Connection.replay and catch_up ask for them."""
+        async def fetch(after: int) -> list[ConversationEntry]:
+            return await self.desk.conversation(CHANNEL, visitor, after)
+        return fetch
+
+    async def catch_up(self, visitor: str) -> None:
+        """Push what was stored since each socket's cursor (a new message shows in every open tab)."""
+        fetch = self.fetcher(visitor)
+        for conn in self.connections(visitor):
+            await conn.catch_up(fetch)
+
+    def public_limits(self) -> dict:
+        return {"max_message_chars": self.settings.max_message_chars,
+                "max_attachment_bytes": self.settings.max_attachment_bytes,
+                "messages_per_minute": self.settings.messages_per_minute,
+                "accept": self.pages.limits["accept"]}

@@ -1,0 +1,102 @@
+"""One open visitor socket: an ordered, de-duplicated stream of the visitor's stored messages.
+
+Frames are queued and written by the connection's own task, so a visitor whose network stalls
+never holds up the outbox worker or another visitor; a queue that keeps growing closes the socket
+and the widget resumes later. Message frames go out in id order, each at most once per socket,
+which is what lets the widget resume from the highest message id it has seen.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from bot.domain import ConversationEntry
+from channels.webchat.normalize import entry_frame
+
+logger = logging.getLogger(__name__)
+MAX_BACKLOG = 500  # frames waiting for a slow socket before it is closed (the widget resumes)
+Fetch = Callable[[int], Awaitable[list[ConversationEntry]]]
+
+
+class Connection:
+    """A visitor's websocket and what has been pushed through it."""
+
+    def __init__(self, ws: web.WebSocketResponse, visitor: str, address: str):
+        self.ws = ws
+        self.visitor = visitor
+        self.address = address
+        self.cursor = 0  # the highest message id pushed through this socket
+        self.seen = 0  # the highest id already reported as delivered
+        self.lock = asyncio.Lock()  # held while fetching, so pushes cannot overtake a replay
+        self._pushed: set[int] = set()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._closing = False
+        self._closer: asyncio.Task | None = None
+        self._writer = asyncio.get_running_loop().create_task(self._write(), name="webchat-writer")
+
+    @property
+    def open(self) -> bool:
+        return not self._closing and not self.ws.closed
+
+    def post(self, frame: dict) -> None:
+        """Queue one frame; never blocks."""
+        if not self.open:
+            return
+        if self._queue.qsize() >= MAX_BACKLOG:
+            logger.info("closing a web chat socket that stopped reading (%s)", self.address)
+            self._closer = asyncio.get_running_loop().create_task(self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow"))
+            return
+        self._queue.put_nowait(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+    def push(self, frame: dict) -> None:
+        """Queue a message frame unless this socket carried it already (call with ``lock`` held)."""
+        message_id = frame["message_id"]
+        if message_id in self._pushed:
+            return
+        self._pushed.add(message_id)
+        self.cursor = max(self.cursor, message_id)
+        self.post(frame)
+
+    async def catch_up(self, fetch: Fetch) -> None:
+        """Push every stored message after the cursor, oldest first."""
+        async with self.lock:
+            await self._drain(fetch, self.cursor)
+
+    async def replay(self, fetch: Fetch, after: int) -> None:
+        """The resume: every message after ``after``, then ``synced``."""
+        async with self.lock:
+            self.cursor = after
+            await self._drain(fetch, after)
+            self.post({"type": "synced", "last_message_id": self.cursor})
+
+    async def _drain(self, fetch: Fetch, after: int) -> None:
+        # The desk answers in pages; keep asking until a page comes back empty.
+        while entries := await fetch(after):
+            for entry in entries:
+                self.push(entry_frame(entry, self.visitor))
+            after = entries[-1].id
+
+    async def _write(self) -> None:
+        while (text := await self._queue.get()) is not None:
+            try:
+                await self.ws.send_str(text)
+            except Exception as exc:  # the peer went away mid-write; the receive loop ends too
+                logger.debug("web chat socket write failed: %s", exc)
+                self._closing = True
+                return
+
+    async def close(self, code: int = WSCloseCode.GOING_AWAY, reason: str = "") -> None:
+        """Send what is queued, then close; safe to call more than once."""
+        if not self._closing:
+            self._closing = True
+            self._queue.put_nowait(None)
+        if asyncio.current_task() is not self._writer:
+            done, _ = await asyncio.wait({self._writer}, timeout=5)
+            if not done:
+                self._writer.cancel()
+        if not self.ws.closed:
+            await self.ws.close(code=code, message=reason.encode()[:120])

@@ -1,0 +1,690 @@
+/* helpline web chat client: the panel in the widget's frame and the full-page chat.
+ *
+ * Protocol: docs/webchat-protocol.md. Invariants kept here:
+ * - every text from the network is shown with textContent (never innerHTML);
+ * - a message is "sent" only after the server's ack; until then it stays in a queue kept in
+ *   localStorage and is resent with the same client id after a reconnect (the desk stores it once);
+ * - on reconnect the client sends the highest message id it shows; the server replays what is newer.
+ */
+(function () {
+  'use strict';
+
+  var body = document.body;
+  var EMBED = body.getAttribute('data-embed') === '1';
+  var MAX_CHARS = parseInt(body.getAttribute('data-max-chars'), 10) || 4000;
+  var MAX_BYTES = parseInt(body.getAttribute('data-max-bytes'), 10) || 5 * 1024 * 1024;
+  var ACCEPT = (body.getAttribute('data-accept') || '').split(',');
+  var IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+  var LOCALE = navigator.language || 'en';
+  var PREFIX = 'helpline.webchat.';
+  var PING_EVERY = 25000;
+  var PONG_WAIT = 10000;
+
+  var STRINGS = {
+    en: { title: 'Customer support', connecting: 'Connecting…', online: 'Online · we usually reply in minutes',
+      reconnecting: 'Reconnecting…', offline: 'You are offline', typing: 'Support is typing…',
+      placeholder: 'Write a message…', send: 'Send', attach: 'Attach an image or PDF', minimize: 'Minimize chat',
+      yourDetails: 'Your details', detailsIntro: 'Tell us who you are (optional), so we can follow up by email.',
+      name: 'Name', email: 'Email', save: 'Save', saved: 'Thanks! We will use these details from your next message.',
+      welcomeTitle: 'Hi there 👋', welcomeText: 'Ask us anything: orders, delivery, returns or products. We usually reply within a few minutes.',
+      you: 'You', support: 'Support', assistant: 'Assistant', sending: 'Sending…', queued: 'Waiting for connection',
+      sent: 'Sent', failed: 'Not sent', retry: 'Retry', uploading: 'Uploading…', tooBig: 'This file is too large (the limit is {size}).',
+      badType: 'Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.', tooLong: 'The message is too long (at most {n} characters).',
+      slowDown: 'You are sending messages quickly; we will send this one in {s} s.', poweredBy: 'Powered by',
+      download: 'Download' },
+    de: { title: 'Kundenservice', connecting: 'Verbinde…', online: 'Online · wir antworten meist in wenigen Minuten',
+      reconnecting: 'Verbindung wird wiederhergestellt…', offline: 'Sie sind offline', typing: 'Der Support schreibt…',
+      placeholder: 'Nachricht schreiben…', send: 'Senden', attach: 'Bild oder PDF anhängen', minimize: 'Chat minimieren',
+      yourDetails: 'Ihre Angaben', detailsIntro: 'Sagen Sie uns, wer Sie sind (freiwillig), damit wir per E-Mail antworten können.',
+      name: 'Name', email: 'E-Mail', save: 'Speichern', saved: 'Danke! Wir verwenden diese Angaben ab Ihrer nächsten Nachricht.',
+      welcomeTitle: 'Hallo 👋', welcomeText: 'Fragen Sie uns alles zu Bestellungen, Lieferung, Rücksendungen oder Produkten.',
+      you: 'Sie', support: 'Support', assistant: 'Assistent', sending: 'Wird gesendet…', queued: 'Wartet auf Verbindung',
+      sent: 'Gesendet', failed: 'Nicht gesendet', retry: 'Erneut senden', uploading: 'Wird hochgeladen…',
+      tooBig: 'Die Datei ist zu groß (höchstens {size}).', badType: 'Nur Bilder (PNG, JPEG, GIF, WebP) und PDF-Dateien.',
+      tooLong: 'Die Nachricht ist zu lang (höchstens {n} Zeichen).', slowDown: 'Sie schreiben sehr schnell; wir senden diese Nachricht in {s} s.',
+      poweredBy: 'Bereitgestellt von', download: 'Herunterladen' },
+    ru: { title: 'Служба поддержки', connecting: 'Подключение…', online: 'В сети · обычно отвечаем за несколько минут',
+      reconnecting: 'Переподключение…', offline: 'Нет подключения к сети', typing: 'Оператор печатает…',
+      placeholder: 'Напишите сообщение…', send: 'Отправить', attach: 'Прикрепить изображение или PDF', minimize: 'Свернуть чат',
+      yourDetails: 'Ваши данные', detailsIntro: 'Представьтесь (по желанию), чтобы мы могли ответить по почте.',
+      name: 'Имя', email: 'Эл. почта', save: 'Сохранить', saved: 'Спасибо! Укажем эти данные со следующего сообщения.',
+      welcomeTitle: 'Здравствуйте 👋', welcomeText: 'Спросите нас о заказах, доставке, возвратах или товарах.',
+      you: 'Вы', support: 'Поддержка', assistant: 'Ассистент', sending: 'Отправка…', queued: 'Ждём подключения',
+      sent: 'Отправлено', failed: 'Не отправлено', retry: 'Повторить', uploading: 'Загрузка…',
+      tooBig: 'Файл слишком большой (не больше {size}).', badType: 'Можно отправить только изображения (PNG, JPEG, GIF, WebP) и PDF.',
+      tooLong: 'Сообщение слишком длинное (не больше {n} символов).', slowDown: 'Вы пишете очень быстро; отправим это сообщение через {s} с.',
+      poweredBy: 'Работает на', download: 'Скачать' },
+    uk: { title: 'Служба підтримки', connecting: 'Підключення…', online: 'У мережі · зазвичай відповідаємо за кілька хвилин',
+      reconnecting: 'Перепідключення…', offline: 'Немає підключення до мережі', typing: 'Оператор друкує…',
+      placeholder: 'Напишіть повідомлення…', send: 'Надіслати', attach: 'Додати зображення або PDF', minimize: 'Згорнути чат',
+      yourDetails: 'Ваші дані', detailsIntro: 'Представтеся (за бажанням), щоб ми могли відповісти поштою.',
+      name: "Ім'я", email: 'Ел. пошта', save: 'Зберегти', saved: 'Дякуємо! Використаємо ці дані з наступного повідомлення.',
+      welcomeTitle: 'Вітаємо 👋', welcomeText: 'Запитайте нас про замовлення, доставку, повернення чи товари.',
+      you: 'Ви', support: 'Підтримка', assistant: 'Асистент', sending: 'Надсилання…', queued: 'Чекаємо на підключення',
+      sent: 'Надіслано', failed: 'Не надіслано', retry: 'Повторити', uploading: 'Завантаження…',
+      tooBig: 'Файл завеликий (не більше {size}).', badType: 'Можна надіслати лише зображення (PNG, JPEG, GIF, WebP) і PDF.',
+      tooLong: 'Повідомлення задовге (не більше {n} символів).', slowDown: 'Ви пишете дуже швидко; надішлемо це повідомлення за {s} с.',
+      poweredBy: 'Працює на', download: 'Завантажити' },
+    hu: { title: 'Ügyfélszolgálat', connecting: 'Kapcsolódás…', online: 'Elérhető · általában perceken belül válaszolunk',
+      reconnecting: 'Újrakapcsolódás…', offline: 'Nincs hálózati kapcsolat', typing: 'Az ügyfélszolgálat ír…',
+      placeholder: 'Írjon üzenetet…', send: 'Küldés', attach: 'Kép vagy PDF csatolása', minimize: 'Csevegés kis méretre',
+      yourDetails: 'Az Ön adatai', detailsIntro: 'Mutatkozzon be (nem kötelező), hogy e-mailben is válaszolhassunk.',
+      name: 'Név', email: 'E-mail', save: 'Mentés', saved: 'Köszönjük! A következő üzenettől ezeket az adatokat használjuk.',
+      welcomeTitle: 'Üdvözöljük 👋', welcomeText: 'Kérdezzen bármit rendelésről, szállításról, visszaküldésről vagy termékekről.',
+      you: 'Ön', support: 'Ügyfélszolgálat', assistant: 'Asszisztens', sending: 'Küldés…', queued: 'Kapcsolatra vár',
+      sent: 'Elküldve', failed: 'Nem sikerült elküldeni', retry: 'Újra', uploading: 'Feltöltés…',
+      tooBig: 'A fájl túl nagy (legfeljebb {size}).', badType: 'Csak képek (PNG, JPEG, GIF, WebP) és PDF fájlok küldhetők.',
+      tooLong: 'Az üzenet túl hosszú (legfeljebb {n} karakter).', slowDown: 'Nagyon gyorsan ír; ezt az üzenetet {s} mp múlva küldjük.',
+      poweredBy: 'Működteti:', download: 'Letöltés' },
+    lv: { title: 'Klientu atbalsts', connecting: 'Savienojas…', online: 'Tiešsaistē · parasti atbildam dažu minūšu laikā',
+      reconnecting: 'Atjauno savienojumu…', offline: 'Nav interneta savienojuma', typing: 'Atbalsts raksta…',
+      placeholder: 'Rakstiet ziņu…', send: 'Sūtīt', attach: 'Pievienot attēlu vai PDF', minimize: 'Minimizēt tērzēšanu',
+      yourDetails: 'Jūsu dati', detailsIntro: 'Pastāstiet, kas jūs esat (nav obligāti), lai varam atbildēt e-pastā.',
+      name: 'Vārds', email: 'E-pasts', save: 'Saglabāt', saved: 'Paldies! Šos datus izmantosim no nākamās ziņas.',
+      welcomeTitle: 'Sveiki 👋', welcomeText: 'Jautājiet mums par pasūtījumiem, piegādi, atgriešanu vai precēm.',
+      you: 'Jūs', support: 'Atbalsts', assistant: 'Asistents', sending: 'Sūta…', queued: 'Gaida savienojumu',
+      sent: 'Nosūtīts', failed: 'Nav nosūtīts', retry: 'Mēģināt vēlreiz', uploading: 'Augšupielādē…',
+      tooBig: 'Fails ir par lielu (ne vairāk kā {size}).', badType: 'Var sūtīt tikai attēlus (PNG, JPEG, GIF, WebP) un PDF.',
+      tooLong: 'Ziņa ir par garu (ne vairāk kā {n} rakstzīmes).', slowDown: 'Jūs rakstāt ļoti ātri; šo ziņu nosūtīsim pēc {s} s.',
+      poweredBy: 'Darbina', download: 'Lejupielādēt' }
+  };
+  var LANG = STRINGS[LOCALE.slice(0, 2).toLowerCase()] ? LOCALE.slice(0, 2).toLowerCase() : 'en';
+
+  function t(key, values) {
+    var text = STRINGS[LANG][key] || STRINGS.en[key] || key;
+    Object.keys(values || {}).forEach(function (name) { text = text.replace('{' + name + '}', values[name]); });
+    return text;
+  }
+
+  // localStorage may be unavailable (blocked third-party storage): fall back to memory for this page.
+  var memory = {};
+  var store = {
+    get: function (key) {
+      try { return window.localStorage.getItem(PREFIX + key); } catch (e) { return memory[key] || null; }
+    },
+    set: function (key, value) {
+      try { window.localStorage.setItem(PREFIX + key, value); } catch (e) { memory[key] = value; }
+    }
+  };
+  function storedJson(key, fallback) {
+    try { return JSON.parse(store.get(key)) || fallback; } catch (e) { return fallback; }
+  }
+
+  var $ = function (id) { return document.getElementById(id); };
+  var els = {
+    status: $('hl-status'), statusText: $('hl-status-text'), messages: $('hl-messages'), body: $('hl-body'),
+    welcome: $('hl-welcome'), typing: $('hl-typing'), notice: $('hl-notice'), composer: $('hl-composer'),
+    input: $('hl-input'), send: $('hl-send'), attach: $('hl-attach'), file: $('hl-file'),
+    details: $('hl-details'), detailsToggle: $('hl-details-toggle'), name: $('hl-name'), email: $('hl-email'),
+    minimize: $('hl-minimize')
+  };
+
+  var state = {
+    token: store.get('token'),
+    lastSeen: 0, // the highest message id shown: the resume point
+    reportedSeen: 0,
+    pending: storedJson('pending', []), // [{id, text, name, email, payload}] not acked yet
+    socket: null, synced: false, attempt: 0, reconnectTimer: null, pingTimer: null, pongTimer: null,
+    visible: !EMBED, unread: 0, typingTimer: null, lastTyping: 0, noticeTimer: null,
+    blobs: {} // attachment id -> object URL
+  };
+  var byMessageId = {};
+  var byClientId = {};
+
+  // ---------- text helpers ----------
+
+  function clientId() {
+    var bytes = new Uint8Array(12);
+    window.crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  var URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+
+  /* Put text into an element as text nodes, with http(s) links as anchors; never parses HTML. */
+  function fillText(el, text) {
+    el.textContent = '';
+    var last = 0;
+    text.replace(URL_RE, function (match, offset) {
+      var url = match.replace(/[.,!?;:)\]]+$/, '');
+      el.appendChild(document.createTextNode(text.slice(last, offset)));
+      var a = document.createElement('a');
+      a.href = url;
+      a.textContent = url;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer nofollow';
+      el.appendChild(a);
+      last = offset + url.length;
+      return match;
+    });
+    el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function formatTime(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    if (isNaN(date.getTime())) { return ''; }
+    var sameDay = date.toDateString() === new Date().toDateString();
+    try {
+      return new Intl.DateTimeFormat(LOCALE, sameDay ? { hour: '2-digit', minute: '2-digit' }
+        : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(date);
+    } catch (e) { return date.toLocaleTimeString(); }
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) { return bytes + ' B'; }
+    if (bytes < 1024 * 1024) { return Math.round(bytes / 1024) + ' KB'; }
+    return (bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, '') + ' MB';
+  }
+
+  function showNotice(text, kind, seconds) {
+    els.notice.textContent = text;
+    els.notice.setAttribute('data-kind', kind || 'info');
+    els.notice.hidden = false;
+    clearTimeout(state.noticeTimer);
+    state.noticeTimer = setTimeout(function () { els.notice.hidden = true; }, (seconds || 6) * 1000);
+  }
+
+  function setStatus(name) {
+    els.status.setAttribute('data-state', name);
+    els.statusText.textContent = t(name);
+  }
+
+  // ---------- rendering ----------
+
+  function authorLabel(author, name) {
+    if (author === 'operator') { return name || t('support'); }
+    if (author === 'bot') { return name || t('assistant'); }
+    return '';
+  }
+
+  function element(tag, className, text) {
+    var el = document.createElement(tag);
+    if (className) { el.className = className; }
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+
+  function createItem(author, authorName) {
+    var li = element('li', 'hl-msg');
+    li.setAttribute('data-author', author);
+    li.setAttribute('data-author-name', authorName || '');
+    var label = authorLabel(author, authorName);
+    if (label) { li.appendChild(element('span', 'hl-author', label)); }
+    li.appendChild(element('div', 'hl-text'));
+    li.appendChild(element('div', 'hl-files'));
+    var foot = element('div', 'hl-foot');
+    foot.appendChild(element('time', 'hl-time'));
+    foot.appendChild(element('span', 'hl-state'));
+    li.appendChild(foot);
+    return li;
+  }
+
+  function setItemState(li, name, reason) {
+    li.setAttribute('data-state', name);
+    var label = li.querySelector('.hl-state');
+    label.textContent = name === 'sent' ? '✓' : t(name) + (reason ? ': ' + reason : '');
+    label.title = t(name);
+  }
+
+  /* Keep stored messages in id order; unsent ones stay below them in the order they were written. */
+  function place(li) {
+    var id = parseInt(li.getAttribute('data-message-id'), 10);
+    var items = els.messages.children;
+    var before = null;
+    for (var i = 0; i < items.length; i++) {
+      var other = items[i];
+      if (other === li) { continue; }
+      var otherId = parseInt(other.getAttribute('data-message-id'), 10);
+      if (isNaN(id) ? false : (isNaN(otherId) || otherId > id)) { before = other; break; }
+    }
+    if (li.nextSibling !== before || li.parentNode !== els.messages) { els.messages.insertBefore(li, before); }
+    regroup();
+    els.welcome.hidden = items.length > 0;
+  }
+
+  function regroup() {
+    var previous = null;
+    Array.prototype.forEach.call(els.messages.children, function (li) {
+      var same = previous && previous.getAttribute('data-author') === li.getAttribute('data-author') &&
+        previous.getAttribute('data-author-name') === li.getAttribute('data-author-name');
+      li.classList.toggle('hl-grouped', !!same);
+      previous = li;
+    });
+  }
+
+  function renderFiles(li, attachments) {
+    var box = li.querySelector('.hl-files');
+    box.textContent = '';
+    (attachments || []).forEach(function (file) { box.appendChild(fileView(file)); });
+  }
+
+  function fileView(file) {
+    var isImage = IMAGE_TYPES.indexOf(file.content_type) >= 0;
+    var button = element('button', isImage ? 'hl-file hl-image' : 'hl-file');
+    button.type = 'button';
+    button.title = t('download') + ': ' + file.filename;
+    if (isImage) {
+      var img = element('img');
+      img.alt = file.filename;
+      button.appendChild(img);
+      if (file.preview) { img.src = file.preview; } else if (file.id) { fetchBlob(file).then(function (url) { img.src = url; }, function () {}); }
+    } else {
+      button.appendChild(element('span', 'hl-file-icon', 'PDF'));
+      var text = element('span');
+      text.appendChild(element('span', 'hl-file-name', file.filename));
+      text.appendChild(element('span', 'hl-file-size', formatSize(file.size || 0)));
+      button.appendChild(text);
+    }
+    button.addEventListener('click', function () {
+      if (!file.id) { return; }
+      fetchBlob(file).then(function (url) {
+        var a = document.createElement('a');
+        a.href = url;
+        a.download = file.filename;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      }, function () { showNotice(t('failed'), 'error'); });
+    });
+    return button;
+  }
+
+  /* Attachments are fetched with the token in a header, never a URL, and shown from a blob. */
+  function fetchBlob(file) {
+    if (state.blobs[file.id]) { return Promise.resolve(state.blobs[file.id]); }
+    return fetch('/chat/attachments/' + encodeURIComponent(file.id), {
+      headers: { 'X-Visitor-Token': state.token || '' }, credentials: 'omit', cache: 'no-store'
+    }).then(function (response) {
+      if (!response.ok) { throw new Error('download failed: ' + response.status); }
+      return response.blob();
+    }).then(function (blob) {
+      var type = IMAGE_TYPES.indexOf(file.content_type) >= 0 || file.content_type === 'application/pdf' ? file.content_type : 'application/octet-stream';
+      state.blobs[file.id] = URL.createObjectURL(new Blob([blob], { type: type }));
+      return state.blobs[file.id];
+    });
+  }
+
+  function renderChoices(li, choices) {
+    Array.prototype.forEach.call(els.messages.querySelectorAll('.hl-choices'), function (old) { old.remove(); });
+    if (!choices || !choices.length) { return; }
+    var box = element('div', 'hl-choices');
+    choices.forEach(function (choice) {
+      var button = element('button', 'hl-choice', choice);
+      button.type = 'button';
+      button.addEventListener('click', function () { box.remove(); queueMessage(choice, choice); });
+      box.appendChild(button);
+    });
+    li.appendChild(box);
+  }
+
+  /* A stored message from the server: new, or the stored form of one shown optimistically. */
+  function showMessage(frame) {
+    var li = byMessageId[frame.message_id] || (frame.client_id && byClientId[frame.client_id]);
+    if (!li) {
+      li = createItem(frame.author, frame.author_name);
+      renderChoices(li, null); // quick replies belong to the latest message only
+    }
+    li.setAttribute('data-message-id', String(frame.message_id));
+    byMessageId[frame.message_id] = li;
+    if (frame.client_id) {
+      li.setAttribute('data-client-id', frame.client_id);
+      byClientId[frame.client_id] = li;
+      forget(frame.client_id);
+    }
+    fillText(li.querySelector('.hl-text'), frame.text || '');
+    if ((frame.attachments || []).length) { renderFiles(li, frame.attachments); }
+    var time = li.querySelector('.hl-time');
+    time.textContent = formatTime(frame.created_at);
+    time.dateTime = frame.created_at || '';
+    if (frame.author === 'client') { setItemState(li, 'sent'); }
+    if (frame.choices && frame.choices.length) { renderChoices(li, frame.choices); }
+    place(li);
+    state.lastSeen = Math.max(state.lastSeen, frame.message_id);
+    if (frame.author !== 'client') {
+      els.typing.hidden = true;
+      if (!isVisible() && frame.message_id > state.reportedSeen) { state.unread += 1; tellParent({ type: 'unread', count: state.unread }); }
+    }
+  }
+
+  function scrollToEnd() { els.body.scrollTop = els.body.scrollHeight; }
+
+  // ---------- the unsent queue ----------
+
+  function savePending() { store.set('pending', JSON.stringify(state.pending)); }
+
+  function forget(id) {
+    var before = state.pending.length;
+    state.pending = state.pending.filter(function (item) { return item.id !== id; });
+    if (state.pending.length !== before) { savePending(); }
+  }
+
+  function showPending(item) {
+    var li = createItem('client', '');
+    li.setAttribute('data-client-id', item.id);
+    byClientId[item.id] = li;
+    fillText(li.querySelector('.hl-text'), item.text);
+    li.querySelector('.hl-time').textContent = formatTime(null);
+    setItemState(li, state.synced ? 'sending' : 'queued');
+    place(li);
+    return li;
+  }
+
+  function identity() {
+    var details = storedJson('details', {});
+    return { name: details.name || '', email: details.email || '' };
+  }
+
+  function queueMessage(text, payload) {
+    var who = identity();
+    var item = { id: clientId(), text: text, name: who.name, email: who.email, payload: payload || '' };
+    state.pending.push(item);
+    savePending();
+    showPending(item);
+    scrollToEnd();
+    transmit(item);
+  }
+
+  function transmit(item) {
+    if (!state.synced) { return; }
+    var frame = { type: 'message', id: item.id, text: item.text };
+    if (item.name) { frame.name = item.name; }
+    if (item.email) { frame.email = item.email; }
+    if (item.payload) { frame.payload = item.payload; }
+    var li = byClientId[item.id];
+    if (li && li.getAttribute('data-state') !== 'sent') { setItemState(li, 'sending'); }
+    sendFrame(frame);
+  }
+
+  function flushPending() { state.pending.slice().forEach(transmit); }
+
+  function failed(id, reason) {
+    forget(id);
+    var li = byClientId[id];
+    if (li) { setItemState(li, 'failed', reason); }
+  }
+
+  // ---------- the socket ----------
+
+  function sendFrame(frame) {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) { state.socket.send(JSON.stringify(frame)); }
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    if (state.socket) { return; }
+    setStatus(state.attempt ? 'reconnecting' : 'connecting');
+    var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/chat/ws');
+    state.socket = socket;
+    socket.onopen = function () {
+      socket.send(JSON.stringify({ type: 'hello', token: state.token, last_seen: state.lastSeen, locale: LOCALE }));
+    };
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (socket === state.socket) { handle(frame); }
+    };
+    socket.onclose = function () {
+      if (socket !== state.socket) { return; }
+      state.socket = null;
+      state.synced = false;
+      clearInterval(state.pingTimer);
+      clearTimeout(state.pongTimer);
+      setStatus(navigator.onLine === false ? 'offline' : 'reconnecting');
+      markQueued();
+      scheduleReconnect();
+    };
+  }
+
+  function markQueued() {
+    state.pending.forEach(function (item) {
+      var li = byClientId[item.id];
+      if (li && li.getAttribute('data-state') === 'sending') { setItemState(li, 'queued'); }
+    });
+  }
+
+  /* Exponential back-off with jitter, from half a second up to half a minute. */
+  function scheduleReconnect() {
+    var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.75 + Math.random() * 0.5);
+    state.attempt += 1;
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function reconnectNow() {
+    if (!state.socket) { state.attempt = Math.min(state.attempt, 1); connect(); }
+  }
+
+  function keepAlive() {
+    clearInterval(state.pingTimer);
+    state.pingTimer = setInterval(function () {
+      sendFrame({ type: 'ping' });
+      clearTimeout(state.pongTimer);
+      // No pong: the connection is dead without having said so (sleep, network switch).
+      state.pongTimer = setTimeout(function () { if (state.socket) { state.socket.close(); } }, PONG_WAIT);
+    }, PING_EVERY);
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case 'welcome':
+        state.token = frame.token;
+        store.set('token', frame.token);
+        if (frame.limits && frame.limits.max_message_chars) { MAX_CHARS = frame.limits.max_message_chars; els.input.maxLength = MAX_CHARS; }
+        if (frame.limits && frame.limits.max_attachment_bytes) { MAX_BYTES = frame.limits.max_attachment_bytes; }
+        break;
+      case 'message':
+        showMessage(frame);
+        if (state.synced) { scrollToEnd(); reportSeen(); }
+        break;
+      case 'synced':
+        state.synced = true;
+        state.attempt = 0;
+        setStatus('online');
+        keepAlive();
+        scrollToEnd();
+        flushPending();
+        reportSeen();
+        break;
+      case 'ack':
+        var li = byClientId[frame.id];
+        forget(frame.id);
+        if (li) {
+          li.setAttribute('data-message-id', String(frame.message_id));
+          byMessageId[frame.message_id] = li;
+          setItemState(li, 'sent');
+          place(li);
+        }
+        state.lastSeen = Math.max(state.lastSeen, frame.message_id);
+        break;
+      case 'typing':
+        els.typing.hidden = false;
+        clearTimeout(state.typingTimer);
+        state.typingTimer = setTimeout(function () { els.typing.hidden = true; }, 6000);
+        if (isNearEnd()) { scrollToEnd(); }
+        break;
+      case 'pong':
+        clearTimeout(state.pongTimer);
+        break;
+      case 'error':
+        handleError(frame);
+        break;
+    }
+  }
+
+  function handleError(frame) {
+    var transient = frame.code === 'rate_limited' || frame.code === 'unavailable' || frame.code === 'internal_error';
+    if (frame.id && transient) {
+      var seconds = frame.retry_after || 5;
+      if (frame.code === 'rate_limited') { showNotice(t('slowDown', { s: seconds }), 'info', seconds); }
+      setTimeout(function () {
+        var item = state.pending.filter(function (p) { return p.id === frame.id; })[0];
+        if (item) { transmit(item); }
+      }, seconds * 1000);
+    } else if (frame.id) {
+      failed(frame.id, frame.message);
+    } else {
+      showNotice(frame.message, 'error');
+    }
+  }
+
+  function isNearEnd() { return els.body.scrollHeight - els.body.scrollTop - els.body.clientHeight < 80; }
+
+  // ---------- seen, visibility and the host page ----------
+
+  function isVisible() { return state.visible && document.visibilityState === 'visible'; }
+
+  function reportSeen() {
+    if (!isVisible() || !state.synced || state.lastSeen <= state.reportedSeen) { return; }
+    state.reportedSeen = state.lastSeen;
+    state.unread = 0;
+    tellParent({ type: 'unread', count: 0 });
+    sendFrame({ type: 'seen', up_to: state.lastSeen });
+  }
+
+  function tellParent(message) {
+    if (EMBED && window.parent !== window) {
+      message.helpline = 1;
+      window.parent.postMessage(message, '*'); // carries no secrets: a count or a request to close
+    }
+  }
+
+  window.addEventListener('message', function (event) {
+    var data = event.data;
+    if (!EMBED || event.source !== window.parent || !data || data.helpline !== 1) { return; }
+    if (data.type === 'visibility') {
+      state.visible = !!data.open;
+      if (state.visible) {
+        scrollToEnd();
+        reportSeen();
+        if (window.matchMedia && window.matchMedia('(pointer: fine)').matches) { els.input.focus(); }
+      }
+    }
+  });
+
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible') { reconnectNow(); reportSeen(); }
+  });
+  window.addEventListener('online', reconnectNow);
+  window.addEventListener('offline', function () { if (!state.socket) { setStatus('offline'); } });
+
+  // ---------- uploads ----------
+
+  function uploadFile(file) {
+    if (ACCEPT.indexOf(file.type) < 0) { showNotice(t('badType'), 'error'); return; }
+    if (file.size > MAX_BYTES) { showNotice(t('tooBig', { size: formatSize(MAX_BYTES) }), 'error'); return; }
+    var id = clientId();
+    var li = createItem('client', '');
+    li.setAttribute('data-client-id', id);
+    byClientId[id] = li;
+    var preview = IMAGE_TYPES.indexOf(file.type) >= 0 ? URL.createObjectURL(file) : null;
+    renderFiles(li, [{ filename: file.name, content_type: file.type, size: file.size, preview: preview }]);
+    li.querySelector('.hl-time').textContent = formatTime(null);
+    setItemState(li, 'uploading');
+    place(li);
+    scrollToEnd();
+    postUpload(id, file, li);
+  }
+
+  function postUpload(id, file, li) {
+    var form = new FormData();
+    var who = identity();
+    form.append('id', id);
+    form.append('text', '');
+    if (who.name) { form.append('name', who.name); }
+    if (who.email) { form.append('email', who.email); }
+    form.append('locale', LOCALE);
+    form.append('file', file, file.name);
+    var send = function () {
+      return fetch('/chat/upload', { method: 'POST', body: form, credentials: 'omit', headers: { 'X-Visitor-Token': state.token } });
+    };
+    var ready = state.token ? Promise.resolve() : new Promise(function (resolve) {
+      var wait = setInterval(function () { if (state.token) { clearInterval(wait); resolve(); } }, 200);
+    });
+    ready.then(send).then(function (response) {
+      return response.json().then(function (frame) { return { ok: response.ok, frame: frame }; });
+    }).then(function (result) {
+      if (result.ok) { handle(result.frame); return; }
+      setItemState(li, 'failed', result.frame.message);
+    }, function () {
+      setItemState(li, 'failed');
+      var retry = element('button', 'hl-retry', t('retry'));
+      retry.type = 'button';
+      retry.addEventListener('click', function () { retry.remove(); setItemState(li, 'uploading'); postUpload(id, file, li); });
+      li.querySelector('.hl-foot').appendChild(retry);
+    });
+  }
+
+  // ---------- the composer ----------
+
+  function submit() {
+    var text = els.input.value.replace(/\r\n?/g, '\n').trim();
+    if (!text) { return; }
+    if (text.length > MAX_CHARS) { showNotice(t('tooLong', { n: MAX_CHARS }), 'error'); return; }
+    els.input.value = '';
+    autosize();
+    queueMessage(text, '');
+    els.input.focus();
+  }
+
+  function autosize() {
+    els.input.style.height = 'auto';
+    els.input.style.height = Math.min(els.input.scrollHeight + 2, 140) + 'px';
+    els.send.disabled = !els.input.value.trim();
+  }
+
+  els.composer.addEventListener('submit', function (event) { event.preventDefault(); submit(); });
+  els.input.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+    if (event.key === 'Escape' && EMBED) { tellParent({ type: 'close' }); }
+  });
+  els.input.addEventListener('input', function () {
+    autosize();
+    var now = Date.now();
+    if (state.synced && els.input.value.trim() && now - state.lastTyping > 3000) {
+      state.lastTyping = now;
+      sendFrame({ type: 'typing' });
+    }
+  });
+  els.attach.addEventListener('click', function () { els.file.click(); });
+  els.file.addEventListener('change', function () {
+    Array.prototype.forEach.call(els.file.files, uploadFile);
+    els.file.value = '';
+  });
+  if (els.minimize) { els.minimize.addEventListener('click', function () { tellParent({ type: 'close' }); }); }
+
+  els.detailsToggle.addEventListener('click', function () {
+    var open = els.details.hidden;
+    els.details.hidden = !open;
+    els.detailsToggle.setAttribute('aria-expanded', String(open));
+    if (open) { els.name.focus(); }
+  });
+  els.details.addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (!els.email.checkValidity()) { els.email.reportValidity(); return; }
+    store.set('details', JSON.stringify({ name: els.name.value.trim(), email: els.email.value.trim() }));
+    els.details.hidden = true;
+    els.detailsToggle.setAttribute('aria-expanded', 'false');
+    showNotice(t('saved'), 'info', 4);
+  });
+
+  // ---------- start ----------
+
+  function translatePage() {
+    document.documentElement.lang = LANG;
+    Array.prototype.forEach.call(document.querySelectorAll('[data-i18n]'), function (el) { el.textContent = t(el.getAttribute('data-i18n')); });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-i18n-title]'), function (el) { el.title = t(el.getAttribute('data-i18n-title')); });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-i18n-placeholder]'), function (el) { el.placeholder = t(el.getAttribute('data-i18n-placeholder')); });
+  }
+
+  var accent = new URLSearchParams(location.search).get('accent');
+  if (accent && /^[0-9a-fA-F]{6}$/.test(accent)) { document.documentElement.style.setProperty('--hl-accent', '#' + accent); }
+  translatePage();
+  var details = identity();
+  els.name.value = details.name;
+  els.email.value = details.email;
+  els.input.maxLength = MAX_CHARS;
+  autosize();
+  state.pending.forEach(showPending);
+  tellParent({ type: 'ready' });
+  connect();
+})();

@@ -1,0 +1,120 @@
+"""Web chat test helpers: visitors speaking the protocol over a real websocket to a live desk."""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import LiveServer, free_port, make_settings
+
+# A safety net against a hung test, never a way to wait for something: every wait below ends on a
+# frame arriving, and this bound only turns a bug into a failure instead of a stuck run.
+FRAME_TIMEOUT = 10
+
+
+@dataclass
+class Visitor:
+    """One browser tab of a visitor: a websocket and every frame it has received, in order."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    token: str = ""
+    frames: list[dict] = field(default_factory=list)
+    welcome: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)  # the message frames before "synced"
+
+    async def next(self, *types: str) -> dict:
+        """The next frame (of one of ``types``, skipping others)."""
+        while True:
+            msg = await asyncio.wait_for(self.ws.receive(), FRAME_TIMEOUT)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise AssertionError(f"expected a text frame, got {msg.type!r} {msg.data!r} ({self.ws.close_code})")
+            frame = json.loads(msg.data)
+            self.frames.append(frame)
+            if not types or frame["type"] in types:
+                return frame
+
+    async def send(self, frame: dict | str) -> None:
+        await self.ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def say(self, client_id: str, text: str, **extra) -> dict:
+        """Send a message and return its ack (error frames fail the test)."""
+        await self.send({"type": "message", "id": client_id, "text": text, **extra})
+        frame = await self.next("ack", "error")
+        assert frame["type"] == "ack", frame
+        return frame
+
+    async def message(self, predicate=lambda f: True) -> dict:
+        while True:
+            frame = await self.next("message")
+            if predicate(frame):
+                return frame
+
+    async def closed(self) -> aiohttp.WSMessage:
+        """The close that ends the socket, after any frames still queued."""
+        while True:
+            msg = await asyncio.wait_for(self.ws.receive(), FRAME_TIMEOUT)
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self.frames.append(json.loads(msg.data))
+                continue
+            return msg
+
+
+class Chat:
+    """Opens visitors against one live desk."""
+
+    def __init__(self, server: LiveServer, session: aiohttp.ClientSession):
+        self.server = server
+        self.session = session
+        self.url = server.url
+        self.desk = server.desk
+
+    async def raw(self, **kw) -> aiohttp.ClientWebSocketResponse:
+        return await self.session.ws_connect(f"{self.url}/chat/ws", **kw)
+
+    async def visitor(self, token: str | None = None, last_seen: int = 0, locale: str = "en-GB", **kw) -> Visitor:
+        """A connected visitor after the resume: welcome, the replayed history, synced."""
+        visitor = Visitor(await self.raw(**kw))
+        await visitor.send({"type": "hello", "token": token, "last_seen": last_seen, "locale": locale})
+        visitor.welcome = await visitor.next("welcome")
+        visitor.token = visitor.welcome["token"]
+        while (frame := await visitor.next("message", "synced"))["type"] == "message":
+            visitor.history.append(frame)
+        return visitor
+
+
+async def start_desk(tmp_path, database_url, **webchat) -> tuple[LiveServer, web.AppRunner]:
+    """The whole desk on loopback, with web chat settings of the test's own."""
+    from bot.app import create_app
+    from bot.web import DESK
+
+    settings = make_settings(tmp_path, database_url, channels={"webchat": webchat}) if webchat \
+        else make_settings(tmp_path, database_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings, public_url=url, auto_migrate=True)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return LiveServer(app, url, app[DESK]), runner
+
+
+@pytest.fixture
+async def chat(live_server):
+    async with aiohttp.ClientSession() as session:
+        yield Chat(live_server, session)
+
+
+@pytest.fixture
+async def strict_chat(tmp_path, database_url):
+    """A desk with tight web chat limits: 3 messages a minute, 2 sockets per address, 40 characters."""
+    server, runner = await start_desk(tmp_path, database_url, messages_per_minute=3, connections_per_address=2,
+                                      max_message_chars=40, max_attachment_bytes=2048)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Chat(server, session)
+    finally:
+        await runner.cleanup()

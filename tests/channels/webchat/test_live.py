@@ -1,0 +1,118 @@
+"""The websocket against a live desk: acknowledge after commit, store once, resume without loss."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+
+from bot.storage.models import ChannelIdentity, Message, Ticket
+
+
+async def stored_messages(desk) -> list[Message]:
+    async with desk.sessions() as s:
+        return list((await s.execute(select(Message).order_by(Message.id))).scalars())
+
+
+async def test_a_new_visitor_gets_an_unguessable_token_and_an_empty_history(chat):
+    visitor = await chat.visitor()
+    assert len(visitor.token) >= 43 and visitor.history == []
+    assert visitor.welcome["limits"]["max_message_chars"] == 4000
+    other = await chat.visitor()
+    assert other.token != visitor.token
+
+
+async def test_a_malformed_token_is_replaced_by_a_new_one(chat):
+    visitor = await chat.visitor(token="short")
+    assert visitor.token != "short" and len(visitor.token) >= 43
+
+
+async def test_the_ack_comes_after_the_message_is_committed(chat):
+    visitor = await chat.visitor()
+    ack = await visitor.say("c1", "Where is my order NW-100200?", name="Jane", email="jane@example.com")
+    assert ack == {"type": "ack", "id": "c1", "message_id": ack["message_id"], "ticket": 1001}
+    # The ack came, so the message is in the database: read it with a new session.
+    [message] = await stored_messages(chat.desk)
+    key = hashlib.sha256(visitor.token.encode()).hexdigest()
+    assert message.id == ack["message_id"] and message.text == "Where is my order NW-100200?"
+    assert message.external_id == f"{key}:c1"
+    async with chat.desk.sessions() as s:
+        identity = (await s.execute(select(ChannelIdentity))).scalar_one()
+        ticket = (await s.execute(select(Ticket))).scalar_one()
+    # The desk knows the visitor by a hash of the token, never by the token itself.
+    assert identity.external_id == key and ticket.chat_id == key
+    assert identity.display_name == "Jane" and identity.claimed_email == "jane@example.com"
+    assert ticket.language == "en"
+    # The stored message comes back as a message frame carrying the client's own id.
+    echo = await visitor.message()
+    assert echo["message_id"] == ack["message_id"] and echo["client_id"] == "c1" and echo["author"] == "client"
+
+
+async def test_a_resent_client_id_gets_the_same_ack_and_is_stored_once(chat):
+    visitor = await chat.visitor()
+    first = await visitor.say("same-id", "Hello?")
+    await visitor.ws.close()
+    again = await chat.visitor(token=visitor.token, last_seen=0)
+    assert [f["client_id"] for f in again.history] == ["same-id"]
+    second = await again.say("same-id", "Hello?")
+    assert second == first
+    assert len(await stored_messages(chat.desk)) == 1
+
+
+async def test_resume_from_last_seen_replays_only_newer_messages_in_order(chat):
+    visitor = await chat.visitor()
+    acks = [await visitor.say(f"m{i}", f"message {i}") for i in range(4)]
+    await visitor.ws.close()
+    resumed = await chat.visitor(token=visitor.token, last_seen=acks[1]["message_id"])
+    assert [f["message_id"] for f in resumed.history] == [a["message_id"] for a in acks[2:]]
+    assert [f["client_id"] for f in resumed.history] == ["m2", "m3"]
+    assert [f["text"] for f in resumed.history] == ["message 2", "message 3"]
+    everything = await chat.visitor(token=visitor.token)
+    assert [f["client_id"] for f in everything.history] == ["m0", "m1", "m2", "m3"]
+
+
+async def test_a_second_tab_of_the_same_visitor_sees_new_messages(chat):
+    tab1 = await chat.visitor()
+    tab2 = await chat.visitor(token=tab1.token)
+    ack = await tab1.say("x1", "from the first tab")
+    frame = await tab2.message()
+    assert frame["message_id"] == ack["message_id"] and frame["client_id"] == "x1"
+
+
+async def test_another_token_sees_nothing_of_the_conversation(chat):
+    owner = await chat.visitor()
+    await owner.say("secret", "my address is 1 Main Street")
+    assert (await owner.message())["client_id"] == "secret"  # the owner's own stored message
+    stranger = await chat.visitor(last_seen=0)
+    assert stranger.history == []
+    guesser = await chat.visitor(token="A" * 43)
+    assert guesser.history == []
+    await guesser.say("g1", "anyone there?")
+    # The owner's socket gets only their own stream: the next frame is a pong, not the stranger's text.
+    await owner.send({"type": "ping"})
+    assert (await owner.next("message", "pong"))["type"] == "pong"
+    async with chat.desk.sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(Ticket))).scalar_one() == 2
+
+
+async def test_hostile_text_is_stored_verbatim(chat):
+    visitor = await chat.visitor()
+    text = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
+    await visitor.say("h1", text)
+    [message] = await stored_messages(chat.desk)
+    assert message.text == text
+    assert (await visitor.message())["text"] == text
+
+
+async def test_unstorable_characters_are_cleaned_not_fatal(chat):
+    visitor = await chat.visitor()
+    # A NUL (PostgreSQL refuses it) and a lone surrogate (not UTF-8) inside a JSON string.
+    await visitor.send('{"type":"message","id":"u1","text":"a\\u0000b \\ud800 c"}')
+    assert (await visitor.next("ack", "error"))["type"] == "ack"
+    [message] = await stored_messages(chat.desk)
+    assert message.text == "ab \ufffd c"
+
+
+async def test_ping_pong(chat):
+    visitor = await chat.visitor()
+    await visitor.send({"type": "ping"})
+    assert await visitor.next() == {"type": "pong"}
