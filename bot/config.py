@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -101,6 +102,60 @@ class OutboxSettings(_Section):
     lease_seconds: float = Field(60.0, gt=0)
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class BusinessHoursSettings(_Section):
+    """Weekly opening hours in desk.time_zone; an `end` not after `start` runs past midnight."""
+
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: time = time(9)
+    end: time = time(18)
+    holidays: tuple[date, ...] = ()
+
+
+class RoutingRuleSettings(_Section):
+    """One `[[router.rules]]` table: every condition given must hold; the first matching rule wins."""
+
+    name: Name
+    queue: Name
+    channels: tuple[str, ...] = ()
+    languages: tuple[Language, ...] = ()
+    keywords: dict[str, tuple[str, ...]] = {}
+    patterns: dict[str, tuple[str, ...]] = {}
+    business_hours: Literal["inside", "outside"] | None = None
+
+    @model_validator(mode="after")
+    def _usable(self) -> "RoutingRuleSettings":
+        import re
+
+        if not (self.channels or self.languages or self.keywords or self.patterns or self.business_hours):
+            raise ValueError("a rule needs at least one condition (channels, languages, keywords, patterns, business_hours)")
+        for kind, table in (("keywords", self.keywords), ("patterns", self.patterns)):
+            for lang, items in table.items():
+                if lang != "any" and not re.fullmatch(r"[a-z]{2,3}", lang):
+                    raise ValueError(f"{kind}: {lang!r} is not a language code (use e.g. 'en', or 'any')")
+                if kind == "keywords" and any(not k.strip("* ") for k in items):
+                    raise ValueError(f"keywords.{lang}: empty keyword")
+        for lang, items in self.patterns.items():
+            for pattern in items:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"patterns.{lang}: {pattern!r} is not a valid regular expression ({exc})")
+        return self
+
+
+class RouterSettings(_Section):
+    """Text -> queue: rules first, then the classifier; unsure decisions go to the triage queue."""
+
+    model_path: Path | None = None  # None: data_dir/router/model.joblib if trained, else the shipped model
+    confidence_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    triage_queue: Name | None = None  # None: desk.default_queue
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    rules: tuple[RoutingRuleSettings, ...] = ()
+
+
 class Settings(_Section):
     desk: DeskSettings = DeskSettings()
     web: WebSettings
@@ -110,6 +165,7 @@ class Settings(_Section):
     canned_responses: tuple[CannedResponse, ...] = ()
     outbox: OutboxSettings = OutboxSettings()
     demo_operators: tuple[DemoOperator, ...] = ()
+    router: RouterSettings = RouterSettings()
 
     @model_validator(mode="after")
     def _queues_known(self) -> "Settings":
@@ -122,6 +178,19 @@ class Settings(_Section):
             unknown = set(op.queues) - set(names)
             if unknown:
                 raise ValueError(f"demo_operators.{i}.queues: unknown queue(s) {sorted(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _router_queues_known(self) -> "Settings":
+        names = [q.name for q in self.queues]
+        if self.router.triage_queue is not None and self.router.triage_queue not in names:
+            raise ValueError(f"router.triage_queue: {self.router.triage_queue!r} is not one of the queues {names}")
+        for i, rule in enumerate(self.router.rules):
+            if rule.queue not in names:
+                raise ValueError(f"router.rules.{i}.queue: {rule.queue!r} is not one of the queues {names}")
+        rule_names = [r.name for r in self.router.rules]
+        if len(set(rule_names)) != len(rule_names):
+            raise ValueError("router.rules: each rule name may appear once")
         return self
 
     @property
