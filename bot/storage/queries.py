@@ -237,3 +237,53 @@ async def message_counts(session) -> dict[tuple[str, str], int]:
         .where(or_(Message.direction == "in", Message.delivery_status.in_(("sent", "delivered"))))
         .group_by(Message.channel, Message.direction))
     return {(channel, direction): count for channel, direction, count in rows}
+
+
+# --- console: live pushes and the ticket page ---
+
+async def ticket_row_by_id(session, ticket_id: int) -> TicketRow | None:
+    """A ticket row by id, unfiltered: for listeners that check each recipient's visibility themselves."""
+    row = (await session.execute(_ticket_rows_query().where(Ticket.id == ticket_id))).first()
+    return TicketRow(*row) if row else None
+
+
+async def client_ticket_rows(session, client_id: int) -> list[TicketRow]:
+    """Every ticket of a client, newest first, unfiltered: the caller applies Viewer.can_see_ticket."""
+    rows = await session.execute(_ticket_rows_query().where(Ticket.client_id == client_id).order_by(Ticket.id.desc()))
+    return [TicketRow(*r) for r in rows]
+
+
+async def message_with_attachments(session, message_id: int) -> Message | None:
+    return (await session.execute(
+        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .where(Message.id == message_id))).scalar_one_or_none()
+
+
+async def note_by_id(session, note_id: int) -> Note | None:
+    return (await session.execute(select(Note).options(selectinload(Note.operator))
+                                  .where(Note.id == note_id))).scalar_one_or_none()
+
+
+async def notes_of_tickets(session, ticket_ids: list[int]) -> list[Note]:
+    if not ticket_ids:
+        return []
+    rows = await session.execute(select(Note).options(selectinload(Note.operator))
+                                 .where(Note.ticket_id.in_(ticket_ids)).order_by(Note.id))
+    return list(rows.scalars())
+
+
+async def ticket_access_by_numbers(session, numbers: list[int]) -> list[tuple[int, int, int, int | None]]:
+    """(id, number, queue id, assignee id) of the given ticket numbers, unfiltered."""
+    if not numbers:
+        return []
+    rows = await session.execute(select(Ticket.id, Ticket.number, Ticket.queue_id, Ticket.assignee_id)
+                                 .where(Ticket.number.in_(numbers)))
+    return [tuple(r) for r in rows]
+
+
+async def operator_workload(session) -> list[tuple[Operator, int]]:
+    """Every operator with their queues and how many active tickets are assigned to them."""
+    counts = dict((await session.execute(
+        select(Ticket.assignee_id, func.count(Ticket.id))
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES)).group_by(Ticket.assignee_id))).all())
+    return [(o, counts.get(o.id, 0)) for o in await all_operators(session)]

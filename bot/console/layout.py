@@ -1,0 +1,35 @@
+"""What every console page shares: the header's context, static asset URLs and error pages."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.console.auth import Visit
+from bot.web import DESK, render
+
+STATIC = "console_static"
+
+
+def asset(request: web.Request, filename: str) -> str:
+    """A versioned static URL, so browsers refetch a changed script or stylesheet."""
+    return str(request.app.router[STATIC].url_for(filename=filename))
+
+
+def page(request: web.Request, visit: Visit | None, template: str, status: int = 200, **context) -> web.Response:
+    """Render a console template inside the base layout."""
+    desk = request.app[DESK]
+    response = render(
+        f"console/{template}", status,
+        desk_name=desk.settings.desk.name, visit=visit, path=request.path,
+        css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: web.Request, visit: Visit | None, status: int, message: str) -> web.Response:
+    titles = {400: "Cannot do that", 403: "Not allowed", 404: "Not found", 429: "Too many attempts"}
+    return page(request, visit, "error.html", status, title=titles.get(status, "Error"), message=message)
+
+
+def not_found(request: web.Request, visit: Visit, what: str = "ticket") -> web.Response:
+    """The same answer for something missing and something the viewer may not see."""
+    return error_page(request, visit, 404, f"There is no such {what}, or it is not in your queues.")

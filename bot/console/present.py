@@ -1,0 +1,52 @@
+"""Plain dicts of tickets, messages and notes: the same shape for templates and websocket frames."""
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from bot.storage.models import Message, Note
+from bot.storage.queries import TicketRow
+
+ACTIVE = ("new", "open", "waiting")
+
+
+def when(moment: datetime | None, zone: tzinfo) -> str:
+    """A time in the desk's zone, to the minute."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def ticket_dict(row: TicketRow, zone: tzinfo) -> dict:
+    """A ticket as the console shows it; never the client's public id (it opens their chat)."""
+    return {
+        "number": row.number, "subject": row.subject or "(no subject)", "status": row.status,
+        "priority": row.priority, "language": row.language, "channel": row.channel, "queue": row.queue,
+        "assignee": row.assignee or "", "assignee_id": row.assignee_id, "client": row.client_name or "Client",
+        "created": when(row.created_at, zone), "last": when(row.last_message_at, zone),
+        "last_iso": row.last_message_at.isoformat(),
+    }
+
+
+def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dict:
+    """One message of the history; outbound ones carry their delivery status and its reason."""
+    outbound = m.direction == "out"
+    if m.author_kind == "client":
+        author_name = client_name or "Client"
+    elif m.operator is not None:
+        author_name = m.operator.display_name
+    else:
+        author_name = {"bot": "Bot", "system": "System"}.get(m.author_kind, m.author_kind)
+    return {
+        "id": m.id, "ticket": number, "author": m.author_kind, "author_name": author_name, "channel": m.channel,
+        "outbound": outbound, "text": m.text, "at": when(m.created_at, zone),
+        "delivery": m.delivery_status if outbound else "", "error": m.delivery_error if outbound else "",
+        "attachments": [{"id": a.id, "name": a.filename, "size": a.size} for a in m.attachments],
+    }
+
+
+def note_dict(n: Note, number: int, zone: tzinfo) -> dict:
+    return {"id": n.id, "ticket": number, "author_name": n.operator.display_name if n.operator else "Operator",
+            "text": n.text, "at": when(n.created_at, zone)}
+
+
+def is_mine(row: TicketRow, viewer) -> bool:
+    """Whether a ticket belongs on the viewer's "My tickets": assigned to them, or unassigned in their queues."""
+    return row.assignee_id == viewer.id or (row.assignee_id is None and row.queue_id in viewer.queue_ids)

@@ -1,0 +1,288 @@
+/* helpline operator console: live updates over one websocket, canned responses, typing notices.
+   Everything from the server is rendered with textContent/createElement, never as HTML. */
+(function () {
+  "use strict";
+
+  var list = document.getElementById("ticket-list");
+  var ticketPage = document.getElementById("ticket");
+  var ticketNumber = ticketPage ? Number(ticketPage.dataset.number) : null;
+  var ACTIVE = ["new", "open", "waiting"];
+  var socket = null;
+  var retryMs = 1000;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  function setLive(on) {
+    var badge = document.getElementById("live-state");
+    if (!badge) return;
+    badge.textContent = on ? "live" : "offline";
+    badge.classList.toggle("on", on);
+  }
+
+  /* ---- the ticket list ---- */
+
+  function rowMatches(ticket, mine) {
+    var f = list.dataset;
+    if (f.scope === "mine" && !mine) return false;
+    if (f.queue && f.queue !== ticket.queue) return false;
+    if (f.status === "active") return ACTIVE.indexOf(ticket.status) >= 0;
+    return f.status === "all" || f.status === ticket.status;
+  }
+
+  function findRow(number) {
+    return list.querySelector('.ticket-row[data-number="' + Number(number) + '"]');
+  }
+
+  function buildRow(t) {
+    var href = "/console/tickets/" + Number(t.number);
+    var tr = el("tr", "ticket-row fresh");
+    tr.dataset.number = String(Number(t.number));
+    tr.dataset.last = t.last_iso;
+    tr.dataset.href = href;
+    var num = el("td", "num");
+    var link = el("a", null, "#" + Number(t.number));
+    link.href = href;
+    num.appendChild(link);
+    tr.appendChild(num);
+    tr.appendChild(el("td", "subject", t.subject));
+    tr.appendChild(el("td", "client", t.client));
+    var channel = el("td");
+    channel.appendChild(el("span", "channel", t.channel));
+    tr.appendChild(channel);
+    var status = el("td");
+    status.appendChild(el("span", "status status-" + t.status, t.status));
+    tr.appendChild(status);
+    tr.appendChild(el("td", null, t.queue));
+    tr.appendChild(el("td", "assignee", t.assignee || "unassigned"));
+    tr.appendChild(el("td", "when", t.last));
+    return tr;
+  }
+
+  function refreshEmpty() {
+    var empty = document.getElementById("empty");
+    if (empty) empty.hidden = list.querySelector(".ticket-row") !== null;
+  }
+
+  function upsertRow(t, mine) {
+    var old = findRow(t.number);
+    if (old) old.remove();
+    if (rowMatches(t, mine)) {
+      var row = buildRow(t);
+      var body = list.tBodies[0];
+      var before = null;
+      for (var i = 0; i < body.rows.length; i++) {
+        if (body.rows[i].dataset.last < t.last_iso) { before = body.rows[i]; break; }
+      }
+      body.insertBefore(row, before);
+    }
+    refreshEmpty();
+  }
+
+  function removeRow(number) {
+    var old = findRow(number);
+    if (old) old.remove();
+    refreshEmpty();
+  }
+
+  /* ---- the ticket page ---- */
+
+  var timeline = document.getElementById("timeline");
+
+  function nearBottom() {
+    return timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 120;
+  }
+
+  function toBottom() {
+    timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  function deliveryText(status, error) {
+    return error ? status + ": " + error : status;
+  }
+
+  function messageNode(m) {
+    var li = el("li", "msg msg-" + m.author + (m.outbound ? " out" : " in"));
+    li.dataset.id = String(Number(m.id));
+    li.dataset.author = m.author;
+    var meta = el("div", "meta");
+    meta.appendChild(el("span", "author", m.author_name));
+    meta.appendChild(el("span", "channel", m.channel));
+    meta.appendChild(el("time", null, m.at));
+    li.appendChild(meta);
+    li.appendChild(el("div", "text", m.text));
+    if (m.attachments && m.attachments.length) {
+      var files = el("ul", "files");
+      m.attachments.forEach(function (a) {
+        var item = el("li");
+        var link = el("a", null, a.name);
+        link.href = "/console/attachments/" + Number(a.id);
+        link.setAttribute("download", "");
+        item.appendChild(link);
+        item.appendChild(el("span", "muted", " " + (a.size / 1024).toFixed(1) + " KB"));
+        files.appendChild(item);
+      });
+      li.appendChild(files);
+    }
+    if (m.outbound) {
+      var d = el("span", "delivery", deliveryText(m.delivery, m.error));
+      d.dataset.status = m.delivery;
+      li.appendChild(d);
+    }
+    return li;
+  }
+
+  function noteNode(n) {
+    var li = el("li", "note");
+    li.dataset.id = String(Number(n.id));
+    var meta = el("div", "meta");
+    meta.appendChild(el("span", "label", "Internal note · never sent to the client"));
+    meta.appendChild(el("span", "author", n.author_name));
+    meta.appendChild(el("time", null, n.at));
+    li.appendChild(meta);
+    li.appendChild(el("div", "text", n.text));
+    return li;
+  }
+
+  function append(node, selector) {
+    if (timeline.querySelector(selector)) return;
+    var stick = nearBottom();
+    timeline.appendChild(node);
+    if (stick) toBottom();
+  }
+
+  function setDelivery(messageId, status, error) {
+    var d = timeline.querySelector('.msg[data-id="' + Number(messageId) + '"] .delivery');
+    if (!d) return;
+    d.textContent = deliveryText(status, error);
+    d.dataset.status = status;
+  }
+
+  function lastMessageId() {
+    var max = 0;
+    timeline.querySelectorAll(".msg").forEach(function (m) { max = Math.max(max, Number(m.dataset.id) || 0); });
+    return max;
+  }
+
+  var typingTimer = null;
+  function showTyping(frame) {
+    var line = document.getElementById("typing");
+    if (!line) return;
+    line.textContent = frame.who === "client" ? "The client is typing…" : (frame.name || "An operator") + " is typing…";
+    line.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { line.hidden = true; }, 5000);
+  }
+
+  function updateTicket(t) {
+    var status = document.getElementById("ticket-status");
+    if (status) { status.textContent = t.status; status.className = "status status-" + t.status; }
+    var fields = { "ticket-queue": t.queue, "ticket-assignee": t.assignee || "unassigned", "ticket-last": t.last };
+    Object.keys(fields).forEach(function (id) {
+      var node = document.getElementById(id);
+      if (node) node.textContent = fields[id];
+    });
+  }
+
+  /* ---- frames ---- */
+
+  function handle(f) {
+    var here = ticketPage && Number(f.ticket) === ticketNumber;
+    if (f.type === "ticket") {
+      if (list) upsertRow(f.ticket, f.mine);
+      if (ticketPage && Number(f.ticket.number) === ticketNumber) updateTicket(f.ticket);
+    } else if (f.type === "gone") {
+      if (list) removeRow(f.ticket);
+      if (here) document.getElementById("ticket-gone").hidden = false;
+    } else if (f.type === "message" && here) {
+      setTypingHidden();
+      append(messageNode(f.message), '.msg[data-id="' + Number(f.message.id) + '"]');
+      if (f.message.outbound) setDelivery(f.message.id, f.message.delivery, f.message.error);
+    } else if (f.type === "delivery" && here) {
+      setDelivery(f.message_id, f.status, f.error);
+    } else if (f.type === "note" && here) {
+      append(noteNode(f.note), '.note[data-id="' + Number(f.note.id) + '"]');
+    } else if (f.type === "typing" && here) {
+      showTyping(f);
+    }
+  }
+
+  function setTypingHidden() {
+    var line = document.getElementById("typing");
+    if (line) line.hidden = true;
+  }
+
+  function hello() {
+    if (list) {
+      var numbers = [];
+      list.querySelectorAll(".ticket-row").forEach(function (r) { numbers.push(Number(r.dataset.number)); });
+      send({ type: "list", tickets: numbers });
+    }
+    if (ticketPage) send({ type: "watch", ticket: ticketNumber, after: lastMessageId() });
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(scheme + "//" + location.host + "/console/ws");
+    socket.onopen = function () { retryMs = 1000; setLive(true); hello(); };
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && typeof frame.type === "string") handle(frame);
+    };
+    socket.onclose = function (event) {
+      setLive(false);
+      if (event.code === 4401) {
+        location.href = "/console/login?next=" + encodeURIComponent(location.pathname);
+        return;
+      }
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    };
+  }
+
+  /* ---- page behaviour ---- */
+
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest(".ticket-row");
+    if (row && !event.target.closest("a") && row.dataset.href) location.href = row.dataset.href;
+    var canned = event.target.closest(".canned-btn");
+    if (canned) insertCanned(canned.dataset.text || "");
+  });
+
+  function insertCanned(text) {
+    var box = document.getElementById("reply-text");
+    if (!box) return;
+    var start = box.selectionStart, end = box.selectionEnd;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.focus();
+    box.selectionStart = box.selectionEnd = start + text.length;
+  }
+
+  var filters = document.getElementById("filters");
+  if (filters) {
+    filters.addEventListener("change", function () { filters.submit(); });
+  }
+
+  var replyBox = document.getElementById("reply-text");
+  var lastTyping = 0;
+  if (replyBox && ticketPage) {
+    replyBox.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - lastTyping < 3000) return;
+      lastTyping = now;
+      send({ type: "typing", ticket: ticketNumber });
+    });
+  }
+
+  if (timeline) toBottom();
+  if (list || ticketPage) connect();
+})();

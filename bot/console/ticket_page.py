@@ -1,0 +1,74 @@
+"""The ticket page: the client's history across channels, notes, the reply box and the ticket's controls."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.access import Viewer
+from bot.console.auth import Visit, operator_page
+from bot.console.layout import not_found, page
+from bot.console.live import HUB
+from bot.console.present import ACTIVE, message_dict, note_dict, ticket_dict
+from bot.storage import queries
+from bot.web import DESK
+
+
+def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone) -> list[dict]:
+    """Messages and notes in time order, with a divider wherever the ticket changes."""
+    numbers = {t.id: t for t in tickets}
+    items = [(m.created_at, 0, m.id, m.ticket_id, "message", m) for m in messages]
+    items += [(n.created_at, 1, n.id, n.ticket_id, "note", n) for n in notes]
+    entries, last_ticket = [], None
+    for _, _, _, ticket_id, kind, item in sorted(items, key=lambda i: i[:3]):
+        t = numbers[ticket_id]
+        if ticket_id != last_ticket:
+            entries.append({"kind": "divider", "number": t.number, "channel": t.channel, "status": t.status,
+                            "current": ticket_id == current_id})
+            last_ticket = ticket_id
+        data = message_dict(item, t.number, client_name, zone) if kind == "message" else note_dict(item, t.number, zone)
+        entries.append({"kind": kind, **data})
+    return entries
+
+
+def _canned(settings, language: str) -> list:
+    """Canned responses in the ticket's language first, then English ones."""
+    wanted = [language or settings.desk.default_language, "en"]
+    return sorted((c for c in settings.canned_responses if c.language in wanted),
+                  key=lambda c: (wanted.index(c.language), c.title))
+
+
+def can_take(viewer: Viewer, assignee_id: int | None) -> bool:
+    return assignee_id != viewer.id and (assignee_id is None or viewer.can_assign_others())
+
+
+async def show_ticket(request: web.Request, visit: Visit, number: int, *, status: int = 200, error: str = "",
+                      draft: str = "", note_draft: str = "") -> web.Response:
+    """Render the page of a ticket the viewer may see; anything else is the same 404."""
+    viewer, desk = visit.viewer, request.app[DESK]
+    async with desk.sessions() as s:
+        row = await queries.ticket_row_by_number(s, number)
+        if row is None or not viewer.can_see_ticket(row.queue_id, row.assignee_id):
+            return not_found(request, visit)
+        client, identities = await queries.client_card(s, row.client_id)
+        all_tickets = await queries.client_ticket_rows(s, row.client_id)
+        # The history shows only tickets the viewer may see: other queues' tickets stay closed to them.
+        tickets = [t for t in all_tickets if viewer.can_see_ticket(t.queue_id, t.assignee_id)]
+        ids = {t.id for t in tickets}
+        messages = [m for m in await queries.client_history(s, row.client_id) if m.ticket_id in ids]
+        notes = await queries.notes_of_tickets(s, sorted(ids))
+        queue_names = await queries.queue_names(s)
+        operators = await queries.operators_for_transfer(s)
+    zone = request.app[HUB].zone
+    return page(
+        request, visit, "ticket.html", status,
+        ticket=ticket_dict(row, zone), client=client, identities=identities,
+        timeline=_timeline(messages, notes, tickets, row.id, row.client_name, zone),
+        other_tickets=[ticket_dict(t, zone) for t in tickets if t.id != row.id],
+        hidden_tickets=len(all_tickets) - len(tickets), canned=_canned(desk.settings, row.language or client.language),
+        queues=queue_names, operators=operators, can_take=can_take(viewer, row.assignee_id),
+        is_active=row.status in ACTIVE, can_reply=row.status != "closed",
+        error=error, draft=draft, note_draft=note_draft)
+
+
+@operator_page
+async def ticket_view(request: web.Request, visit: Visit) -> web.Response:
+    return await show_ticket(request, visit, int(request.match_info["number"]))
