@@ -1,7 +1,7 @@
 /* helpline web chat client: the panel in the widget's frame and the full-page chat.
  *
  * Protocol: docs/webchat-protocol.md. Invariants kept here:
- * - every text from the network is shown with textContent (never innerHTML);
+ * - every text from the network is shown with textContent, never parsed as HTML;
  * - a message is "sent" only after the server's ack; until then it stays in a queue kept in
  *   localStorage and is resent with the same client id after a reconnect (the desk stores it once);
  * - on reconnect the client sends the highest message id it shows; the server replays what is newer.
@@ -21,67 +21,67 @@
   var PONG_WAIT = 10000;
 
   var STRINGS = {
-    en: { title: 'Customer support', connecting: 'Connecting…', online: 'Online · we usually reply in minutes',
+    en: { title: 'Customer support', connecting: 'Connecting…', online: 'Online',
       reconnecting: 'Reconnecting…', offline: 'You are offline', typing: 'Support is typing…',
       placeholder: 'Write a message…', send: 'Send', attach: 'Attach an image or PDF', minimize: 'Minimize chat',
       yourDetails: 'Your details', detailsIntro: 'Tell us who you are (optional), so we can follow up by email.',
       name: 'Name', email: 'Email', save: 'Save', saved: 'Thanks! We will use these details from your next message.',
-      welcomeTitle: 'Hi there 👋', welcomeText: 'Ask us anything: orders, delivery, returns or products. We usually reply within a few minutes.',
+      welcomeTitle: 'Hi there!', welcomeText: 'Ask us anything: orders, delivery, returns or products. We usually reply within a few minutes.',
       you: 'You', support: 'Support', assistant: 'Assistant', sending: 'Sending…', queued: 'Waiting for connection',
       sent: 'Sent', failed: 'Not sent', retry: 'Retry', uploading: 'Uploading…', tooBig: 'This file is too large (the limit is {size}).',
       badType: 'Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.', tooLong: 'The message is too long (at most {n} characters).',
       slowDown: 'You are sending messages quickly; we will send this one in {s} s.', poweredBy: 'Powered by',
       download: 'Download' },
-    de: { title: 'Kundenservice', connecting: 'Verbinde…', online: 'Online · wir antworten meist in wenigen Minuten',
+    de: { title: 'Kundenservice', connecting: 'Verbinde…', online: 'Online',
       reconnecting: 'Verbindung wird wiederhergestellt…', offline: 'Sie sind offline', typing: 'Der Support schreibt…',
       placeholder: 'Nachricht schreiben…', send: 'Senden', attach: 'Bild oder PDF anhängen', minimize: 'Chat minimieren',
       yourDetails: 'Ihre Angaben', detailsIntro: 'Sagen Sie uns, wer Sie sind (freiwillig), damit wir per E-Mail antworten können.',
       name: 'Name', email: 'E-Mail', save: 'Speichern', saved: 'Danke! Wir verwenden diese Angaben ab Ihrer nächsten Nachricht.',
-      welcomeTitle: 'Hallo 👋', welcomeText: 'Fragen Sie uns alles zu Bestellungen, Lieferung, Rücksendungen oder Produkten.',
+      welcomeTitle: 'Hallo!', welcomeText: 'Fragen Sie uns alles zu Bestellungen, Lieferung, Rücksendungen oder Produkten. Wir antworten meist in wenigen Minuten.',
       you: 'Sie', support: 'Support', assistant: 'Assistent', sending: 'Wird gesendet…', queued: 'Wartet auf Verbindung',
       sent: 'Gesendet', failed: 'Nicht gesendet', retry: 'Erneut senden', uploading: 'Wird hochgeladen…',
       tooBig: 'Die Datei ist zu groß (höchstens {size}).', badType: 'Nur Bilder (PNG, JPEG, GIF, WebP) und PDF-Dateien.',
       tooLong: 'Die Nachricht ist zu lang (höchstens {n} Zeichen).', slowDown: 'Sie schreiben sehr schnell; wir senden diese Nachricht in {s} s.',
       poweredBy: 'Bereitgestellt von', download: 'Herunterladen' },
-    ru: { title: 'Служба поддержки', connecting: 'Подключение…', online: 'В сети · обычно отвечаем за несколько минут',
+    ru: { title: 'Служба поддержки', connecting: 'Подключение…', online: 'В сети',
       reconnecting: 'Переподключение…', offline: 'Нет подключения к сети', typing: 'Оператор печатает…',
       placeholder: 'Напишите сообщение…', send: 'Отправить', attach: 'Прикрепить изображение или PDF', minimize: 'Свернуть чат',
       yourDetails: 'Ваши данные', detailsIntro: 'Представьтесь (по желанию), чтобы мы могли ответить по почте.',
       name: 'Имя', email: 'Эл. почта', save: 'Сохранить', saved: 'Спасибо! Укажем эти данные со следующего сообщения.',
-      welcomeTitle: 'Здравствуйте 👋', welcomeText: 'Спросите нас о заказах, доставке, возвратах или товарах.',
+      welcomeTitle: 'Здравствуйте!', welcomeText: 'Спросите нас о заказах, доставке, возвратах или товарах. Обычно отвечаем за несколько минут.',
       you: 'Вы', support: 'Поддержка', assistant: 'Ассистент', sending: 'Отправка…', queued: 'Ждём подключения',
       sent: 'Отправлено', failed: 'Не отправлено', retry: 'Повторить', uploading: 'Загрузка…',
       tooBig: 'Файл слишком большой (не больше {size}).', badType: 'Можно отправить только изображения (PNG, JPEG, GIF, WebP) и PDF.',
       tooLong: 'Сообщение слишком длинное (не больше {n} символов).', slowDown: 'Вы пишете очень быстро; отправим это сообщение через {s} с.',
       poweredBy: 'Работает на', download: 'Скачать' },
-    uk: { title: 'Служба підтримки', connecting: 'Підключення…', online: 'У мережі · зазвичай відповідаємо за кілька хвилин',
+    uk: { title: 'Служба підтримки', connecting: 'Підключення…', online: 'У мережі',
       reconnecting: 'Перепідключення…', offline: 'Немає підключення до мережі', typing: 'Оператор друкує…',
       placeholder: 'Напишіть повідомлення…', send: 'Надіслати', attach: 'Додати зображення або PDF', minimize: 'Згорнути чат',
       yourDetails: 'Ваші дані', detailsIntro: 'Представтеся (за бажанням), щоб ми могли відповісти поштою.',
       name: "Ім'я", email: 'Ел. пошта', save: 'Зберегти', saved: 'Дякуємо! Використаємо ці дані з наступного повідомлення.',
-      welcomeTitle: 'Вітаємо 👋', welcomeText: 'Запитайте нас про замовлення, доставку, повернення чи товари.',
+      welcomeTitle: 'Вітаємо!', welcomeText: 'Запитайте нас про замовлення, доставку, повернення чи товари. Зазвичай відповідаємо за кілька хвилин.',
       you: 'Ви', support: 'Підтримка', assistant: 'Асистент', sending: 'Надсилання…', queued: 'Чекаємо на підключення',
       sent: 'Надіслано', failed: 'Не надіслано', retry: 'Повторити', uploading: 'Завантаження…',
       tooBig: 'Файл завеликий (не більше {size}).', badType: 'Можна надіслати лише зображення (PNG, JPEG, GIF, WebP) і PDF.',
       tooLong: 'Повідомлення задовге (не більше {n} символів).', slowDown: 'Ви пишете дуже швидко; надішлемо це повідомлення за {s} с.',
       poweredBy: 'Працює на', download: 'Завантажити' },
-    hu: { title: 'Ügyfélszolgálat', connecting: 'Kapcsolódás…', online: 'Elérhető · általában perceken belül válaszolunk',
+    hu: { title: 'Ügyfélszolgálat', connecting: 'Kapcsolódás…', online: 'Elérhető',
       reconnecting: 'Újrakapcsolódás…', offline: 'Nincs hálózati kapcsolat', typing: 'Az ügyfélszolgálat ír…',
       placeholder: 'Írjon üzenetet…', send: 'Küldés', attach: 'Kép vagy PDF csatolása', minimize: 'Csevegés kis méretre',
       yourDetails: 'Az Ön adatai', detailsIntro: 'Mutatkozzon be (nem kötelező), hogy e-mailben is válaszolhassunk.',
       name: 'Név', email: 'E-mail', save: 'Mentés', saved: 'Köszönjük! A következő üzenettől ezeket az adatokat használjuk.',
-      welcomeTitle: 'Üdvözöljük 👋', welcomeText: 'Kérdezzen bármit rendelésről, szállításról, visszaküldésről vagy termékekről.',
+      welcomeTitle: 'Üdvözöljük!', welcomeText: 'Kérdezzen bármit rendelésről, szállításról, visszaküldésről vagy termékekről. Általában perceken belül válaszolunk.',
       you: 'Ön', support: 'Ügyfélszolgálat', assistant: 'Asszisztens', sending: 'Küldés…', queued: 'Kapcsolatra vár',
       sent: 'Elküldve', failed: 'Nem sikerült elküldeni', retry: 'Újra', uploading: 'Feltöltés…',
       tooBig: 'A fájl túl nagy (legfeljebb {size}).', badType: 'Csak képek (PNG, JPEG, GIF, WebP) és PDF fájlok küldhetők.',
       tooLong: 'Az üzenet túl hosszú (legfeljebb {n} karakter).', slowDown: 'Nagyon gyorsan ír; ezt az üzenetet {s} mp múlva küldjük.',
       poweredBy: 'Működteti:', download: 'Letöltés' },
-    lv: { title: 'Klientu atbalsts', connecting: 'Savienojas…', online: 'Tiešsaistē · parasti atbildam dažu minūšu laikā',
+    lv: { title: 'Klientu atbalsts', connecting: 'Savienojas…', online: 'Tiešsaistē',
       reconnecting: 'Atjauno savienojumu…', offline: 'Nav interneta savienojuma', typing: 'Atbalsts raksta…',
       placeholder: 'Rakstiet ziņu…', send: 'Sūtīt', attach: 'Pievienot attēlu vai PDF', minimize: 'Minimizēt tērzēšanu',
       yourDetails: 'Jūsu dati', detailsIntro: 'Pastāstiet, kas jūs esat (nav obligāti), lai varam atbildēt e-pastā.',
       name: 'Vārds', email: 'E-pasts', save: 'Saglabāt', saved: 'Paldies! Šos datus izmantosim no nākamās ziņas.',
-      welcomeTitle: 'Sveiki 👋', welcomeText: 'Jautājiet mums par pasūtījumiem, piegādi, atgriešanu vai precēm.',
+      welcomeTitle: 'Sveiki!', welcomeText: 'Jautājiet mums par pasūtījumiem, piegādi, atgriešanu vai precēm. Parasti atbildam dažu minūšu laikā.',
       you: 'Jūs', support: 'Atbalsts', assistant: 'Asistents', sending: 'Sūta…', queued: 'Gaida savienojumu',
       sent: 'Nosūtīts', failed: 'Nav nosūtīts', retry: 'Mēģināt vēlreiz', uploading: 'Augšupielādē…',
       tooBig: 'Fails ir par lielu (ne vairāk kā {size}).', badType: 'Var sūtīt tikai attēlus (PNG, JPEG, GIF, WebP) un PDF.',
@@ -122,6 +122,7 @@
   var state = {
     token: store.get('token'),
     lastSeen: 0, // the highest message id shown: the resume point
+    lastIncoming: 0, // the highest id of a message from the desk (operator, bot, system)
     reportedSeen: 0,
     pending: storedJson('pending', []), // [{id, text, name, email, payload}] not acked yet
     socket: null, synced: false, attempt: 0, reconnectTimer: null, pingTimer: null, pongTimer: null,
@@ -342,6 +343,7 @@
     state.lastSeen = Math.max(state.lastSeen, frame.message_id);
     if (frame.author !== 'client') {
       els.typing.hidden = true;
+      state.lastIncoming = Math.max(state.lastIncoming, frame.message_id);
       if (!isVisible() && frame.message_id > state.reportedSeen) { state.unread += 1; tellParent({ type: 'unread', count: state.unread }); }
     }
   }
@@ -534,11 +536,11 @@
   function isVisible() { return state.visible && document.visibilityState === 'visible'; }
 
   function reportSeen() {
-    if (!isVisible() || !state.synced || state.lastSeen <= state.reportedSeen) { return; }
-    state.reportedSeen = state.lastSeen;
+    if (!isVisible() || !state.synced || state.lastIncoming <= state.reportedSeen) { return; }
+    state.reportedSeen = state.lastIncoming;
     state.unread = 0;
     tellParent({ type: 'unread', count: 0 });
-    sendFrame({ type: 'seen', up_to: state.lastSeen });
+    sendFrame({ type: 'seen', up_to: state.lastIncoming });
   }
 
   function tellParent(message) {
