@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Alembic's INFO lines (plugin set-up, "Context impl") bury the command's own output
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except HelplineError as exc:

@@ -45,6 +45,25 @@ class DeskSettings(_Section):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Riga')")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        """Caught here, a typo names the key; at start-up it would be a driver error (never echo the URL: it may hold a password)."""
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (use e.g. postgresql+asyncpg://user@host/db)") from None
+        if url.get_backend_name() == "sqlite" and url.get_driver_name() != "aiosqlite":
+            raise ValueError("SQLite is used through aiosqlite: write sqlite+aiosqlite:///path/to/helpline.db")
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"{url.get_backend_name()!r} is not supported: use PostgreSQL (postgresql+asyncpg://...) or SQLite")
+        return value
+
 
 class WebSettings(_Section):
     host: str = "127.0.0.1"
@@ -224,7 +243,7 @@ def _resolve_env(value: object, path: str) -> object:
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        path = ".".join(str(p) for p in item["loc"])
         reason = item["msg"]
         if item["type"] == "extra_forbidden":
             reason = "unknown key (check the spelling against config.example.toml)"
@@ -232,16 +251,19 @@ def _describe(error: ValidationError) -> str:
             reason = "required key is missing"
         elif reason.startswith("Value error, "):
             reason = reason[len("Value error, "):]
-        lines.append(f"  {path}: {reason}")
+        # Whole-document checks name their key in the reason ("desk.default_queue: ...").
+        lines.append(f"  {path}: {reason}" if path else f"  {reason}")
     return "\n".join(lines)
 
 
 def parse_settings(raw: dict, source: str = "config") -> Settings:
     """Validate a parsed TOML document; raise ConfigError listing every bad key."""
+    raw = dict(raw)
+    # The override comes first, so it also wins over an "env:" reference to an unset variable;
+    # a `web` that is not a table is left for validation to report.
+    if os.environ.get("HELPLINE_SECRET_KEY") and isinstance(raw.get("web", {}), dict):
+        raw["web"] = {**raw.get("web", {}), "secret_key": os.environ["HELPLINE_SECRET_KEY"]}
     raw = dict(_resolve_env(raw, ""))
-    if os.environ.get("HELPLINE_SECRET_KEY"):
-        raw.setdefault("web", {})
-        raw["web"] = {**raw["web"], "secret_key": os.environ["HELPLINE_SECRET_KEY"]}
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
