@@ -114,9 +114,11 @@ class TextClassifier:
         return Prediction(self.labels[best], float(row[best]))
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
-        """Predict a batch at once through the scikit-learn pipeline."""
+        """Predict several messages (the same numbers as `predict`, one by one)."""
         if not texts:
             return []
+        if self._fast is not None:
+            return [self.predict(t) for t in texts]
         probabilities = self.pipeline.predict_proba(list(texts))
         best = probabilities.argmax(axis=1)
         return [Prediction(self.labels[i], float(row[i])) for i, row in zip(best, probabilities)]

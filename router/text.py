@@ -13,8 +13,9 @@ import unicodedata
 # Northwind order numbers look like NW-483920; clients also write "nw 483920", "#483920".
 _ORDER = re.compile(r"(?:\bnw[\s_#-]*|#)\d{4,10}\b", re.IGNORECASE)
 _CURRENCY = r"(?:€|eur|euro|eiro|евро|huf|ft|forint|pln|zł|zl|złotych|usd|\$|грн|uah|руб|rub)"
-_AMOUNT = re.compile(
-    rf"(?:{_CURRENCY}\s?\d[\d\s.,']*\d|\d[\d\s.,']*\d?\s?{_CURRENCY}(?![a-z]))", re.IGNORECASE)
+# 1 250,50 / 1.250,50 / 1,250.50 / 49.99: groups of three after a separator, then at most 2 decimals.
+_NUMBER = r"\d+(?:[ .,'\u00a0]\d{3})*(?:[.,]\d{1,2})?"
+_AMOUNT = re.compile(rf"(?:{_CURRENCY}\s?{_NUMBER}|{_NUMBER}\s?{_CURRENCY}(?![a-z]))", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 _LONG_NUMBER = re.compile(r"\d{5,}")
