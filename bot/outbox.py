@@ -11,7 +11,7 @@ import logging
 import random
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from bot.actions.context import Desk, unit_of_work
 from bot.errors import DeliveryError
@@ -118,12 +118,15 @@ class DeliveryWorker:
             item.status = "sent"
             item.sent_at = utcnow()
             item.last_error = ""
-            if message.delivery_status != "delivered":
-                message.delivery_status = "sent"
-            message.delivery_error = ""
+            # The client may have reported the message seen while send() ran (the web chat does so
+            # within milliseconds): a conditional write never steps back from "delivered".
+            stepped = (await unit.session.execute(
+                update(Message).where(Message.id == message.id, Message.delivery_status != "delivered")
+                .values(delivery_status="sent", delivery_error="").execution_options(synchronize_session=False))).rowcount
             if external_id and not message.external_id:
                 message.external_id = f"out:{external_id}"
-            unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id, status=message.delivery_status))
+            unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
+                                               status="sent" if stepped else "delivered"))
 
     async def _failed(self, item_id: int, reason: str, permanent: bool, retry_after: float | None) -> None:
         settings = self.desk.settings.outbox
