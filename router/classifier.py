@@ -7,6 +7,7 @@ the threshold that sends unsure messages to triage means the same thing for ever
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,19 +58,25 @@ class _FastScorer:
         self.parts = []
         offset = 0
         for _name, vectorizer in union.transformer_list:
-            self.parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
+            # Every part folds the text the same way: fold once, then analyze without preprocessing.
+            if vectorizer.preprocessor is not fold:
+                raise ValueError("a vectorizer with another preprocessor")
+            bare = copy.copy(vectorizer)
+            bare.preprocessor, bare.lowercase = None, False
+            self.parts.append((bare.build_analyzer(), vectorizer.vocabulary_,
                                vectorizer.idf_.astype(np.float64), offset, vectorizer.sublinear_tf))
             offset += len(vectorizer.vocabulary_)
         self.weights = np.ascontiguousarray(model.coef_.T, dtype=np.float64)  # features x queues
         self.intercept = np.asarray(model.intercept_, dtype=np.float64)
 
-    def probabilities(self, text: str):
+    def probabilities(self, text: str, folded: str | None = None):
         import numpy as np
 
+        folded = fold(text) if folded is None else folded
         scores = self.intercept.copy()
         for analyzer, vocabulary, idf, offset, sublinear in self.parts:
             counts: dict[int, int] = {}
-            for term in analyzer(text):
+            for term in analyzer(folded):
                 index = vocabulary.get(term)
                 if index is not None:
                     counts[index] = counts.get(index, 0) + 1
@@ -105,11 +112,11 @@ class TextClassifier:
             pass
         return None
 
-    def predict(self, text: str) -> Prediction:
-        """The most likely queue of one message."""
+    def predict(self, text: str, folded: str | None = None) -> Prediction:
+        """The most likely queue of one message (`folded`: `fold(text)`, when the caller has it)."""
         if self._fast is None:
             return self.predict_many([text])[0]
-        row = self._fast.probabilities(text)
+        row = self._fast.probabilities(text, folded)
         best = int(row.argmax())
         return Prediction(self.labels[best], float(row[best]))
 

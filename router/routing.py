@@ -51,7 +51,7 @@ class TicketRouter:
         decided = self._by_rules(message)
         if decided is not None:
             return decided
-        prediction = self.classifier.predict(text) if self.classifier and text.strip() else None
+        prediction = self.classifier.predict(text, message.folded) if self.classifier and text.strip() else None
         return self._by_prediction(prediction)
 
     def route_many(self, items: Sequence[tuple[str, str]], *, channel: str = "",

@@ -67,22 +67,25 @@ class LanguageRule:
         return message.language in self.languages
 
 
-def keyword_pattern(keyword: str) -> re.Pattern:
-    """A keyword as a regex over folded text: whole word, or a word prefix when it ends in "*"."""
+def _keyword_source(keyword: str) -> str:
     prefix = keyword.endswith("*")
-    body = re.escape(fold(keyword.rstrip("*")))
-    return re.compile(rf"(?<!\w){body}" + ("" if prefix else r"(?!\w)"))
+    return re.escape(fold(keyword.rstrip("*"))) + ("" if prefix else r"(?!\w)")
+
+
+def keyword_pattern(keywords: Iterable[str]) -> re.Pattern:
+    """Keywords as one regex over folded text: whole words, or word prefixes when ending in "*"."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(_keyword_source(k) for k in keywords) + ")")
 
 
 @dataclass(frozen=True)
 class KeywordRule:
     """Any keyword listed for the message's language (or under "any") occurs in the text."""
 
-    keywords: Mapping[str, tuple[re.Pattern, ...]]
+    keywords: Mapping[str, tuple[re.Pattern, ...]]  # one combined pattern per language
 
     @classmethod
     def of(cls, keywords: Mapping[str, Iterable[str]]) -> "KeywordRule":
-        return cls({lang: tuple(keyword_pattern(k) for k in words) for lang, words in keywords.items()})
+        return cls({lang: (keyword_pattern(words),) for lang, words in keywords.items() if words})
 
     def matches(self, message: Message) -> bool:
         return any(p.search(message.folded) for p in _for_language(self.keywords, message.language))

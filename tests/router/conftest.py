@@ -23,7 +23,7 @@ class FixedClassifier:
     confidence: float = 0.9
     calls: int = 0
 
-    def predict(self, text: str) -> Prediction:
+    def predict(self, text: str, folded: str | None = None) -> Prediction:
         self.calls += 1
         return Prediction(self.queue, self.confidence)
 
