@@ -33,7 +33,7 @@ class Connection:
         self.seen = 0  # the highest id already reported as delivered
         self.lock = asyncio.Lock()  # held while fetching, so pushes cannot overtake a replay
         self._pushed: set[int] = set()
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[dict | None] = asyncio.Queue()
         self._closing = False
         self._closer: asyncio.Task | None = None
         self._writer = asyncio.get_running_loop().create_task(self._write(), name="webchat-writer")
@@ -50,7 +50,7 @@ class Connection:
             logger.info("closing a web chat socket that stopped reading (%s)", self.address)
             self._closer = asyncio.get_running_loop().create_task(self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow"))
             return
-        self._queue.put_nowait(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+        self._queue.put_nowait(frame)
 
     def push(self, frame: dict) -> None:
         """Queue a message frame unless this socket carried it already (call with ``lock`` held)."""
@@ -81,9 +81,13 @@ class Connection:
             after = entries[-1].id
 
     async def _write(self) -> None:
-        while (text := await self._queue.get()) is not None:
+        while (frame := await self._queue.get()) is not None:
             try:
-                await self.ws.send_str(text)
+                try:
+                    await self.ws.send_str(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+                except UnicodeEncodeError:
+                    # A lone surrogate in stored text cannot be UTF-8; JSON's \u escapes can carry it.
+                    await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
             except Exception as exc:  # the peer went away mid-write; the receive loop ends too
                 logger.debug("web chat socket write failed: %s", exc)
                 self._closing = True

@@ -101,7 +101,13 @@ async def _converse(chat: WebchatChannel, ws: web.WebSocketResponse, address: st
     conn.post({"type": "welcome", "token": token, "limits": chat.public_limits()})
     chat.register(conn)
     try:
-        await conn.replay(chat.fetcher(conn.visitor), hello.last_seen)
+        try:
+            await conn.replay(chat.fetcher(conn.visitor), hello.last_seen)
+        except Exception:
+            logger.exception("replaying a web chat conversation failed")
+            conn.post(error_frame("unavailable", "the conversation cannot be loaded right now; reconnecting shortly"))
+            await conn.close(WSCloseCode.TRY_AGAIN_LATER, "unavailable")
+            return
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await _frame(chat, conn, msg.data, hello.locale)

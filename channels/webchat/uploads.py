@@ -96,6 +96,10 @@ async def upload(chat: WebchatChannel, request: web.Request) -> web.Response:
     visitor = visitor_of(request)
     if visitor is None:
         return _error(401, "bad_token", f"send the visitor token in the {TOKEN_HEADER} header")
+    wait = chat.rates.acquire(visitor)  # before reading the body: a flood of uploads costs nothing
+    if wait:
+        return _error(429, "rate_limited", f"too many messages: at most {chat.rates.limit} a minute",
+                      retry_after=math.ceil(wait))
     client_id = None
     try:
         fields, filename, data = await _form(chat, request)
@@ -110,10 +114,6 @@ async def upload(chat: WebchatChannel, request: web.Request) -> web.Response:
             chat.desk.check_attachment(name, content_type, len(data))
         except InvalidInput as exc:
             raise UploadRefused(422, "file_refused", str(exc), message.id) from None
-        wait = chat.rates.acquire(visitor)
-        if wait:
-            raise UploadRefused(429, "rate_limited", f"too many messages: at most {chat.rates.limit} a minute",
-                                message.id, retry_after=math.ceil(wait))
         inbound = to_inbound(message, visitor, locale_of(fields.get("locale")), datetime.now(timezone.utc),
                              (Attachment(name, content_type, len(data), data=data),))
         receipt = await chat.desk.receive(inbound)
@@ -126,8 +126,11 @@ async def upload(chat: WebchatChannel, request: web.Request) -> web.Response:
     except Exception:
         logger.exception("storing a web chat upload failed")
         return _error(503, "unavailable", "the file could not be stored yet; try again shortly", client_id, retry_after=5)
-    # Committed: acknowledge, and let every open socket of this visitor show the stored message.
-    await chat.catch_up(visitor)
+    # Committed: let every open socket of this visitor show the stored message, then acknowledge.
+    try:
+        await chat.catch_up(visitor)
+    except Exception:  # the sockets resume on their own; the upload itself succeeded
+        logger.exception("pushing an uploaded web chat message failed")
     return web.json_response({"type": "ack", "id": message.id, "message_id": receipt.message_id,
                               "ticket": receipt.ticket_number}, headers={"Cache-Control": "no-store"})
 
