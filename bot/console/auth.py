@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.access import Viewer
 from bot.actions.operators import session_viewer
 from bot.config import Settings
+from bot.console.layout import error_page
 from bot.web import DESK
 
 SESSION_COOKIE = "hl_session"
@@ -83,8 +84,6 @@ def login_redirect(request: web.Request) -> web.HTTPSeeOther:
 
 def operator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Require a live session; on POST also require the session's CSRF token in the form."""
-    from bot.console.layout import error_page
-
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
         visit = await current_visit(request)

@@ -1,10 +1,14 @@
 """What every console page shares: the header's context, static asset URLs and error pages."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from bot.console.auth import Visit
 from bot.web import DESK, render
+
+if TYPE_CHECKING:
+    from bot.console.auth import Visit
 
 STATIC = "console_static"
 
@@ -28,6 +32,12 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
 def error_page(request: web.Request, visit: Visit | None, status: int, message: str) -> web.Response:
     titles = {400: "Cannot do that", 403: "Not allowed", 404: "Not found", 429: "Too many attempts"}
     return page(request, visit, "error.html", status, title=titles.get(status, "Error"), message=message)
+
+
+async def static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Our scripts and styles are never sniffed as anything else."""
+    if request.path.startswith("/console/static/"):
+        response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def not_found(request: web.Request, visit: Visit, what: str = "ticket") -> web.Response:

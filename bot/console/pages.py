@@ -7,7 +7,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from bot.console import downloads, login, team, ticket_actions
-from bot.console.layout import STATIC
+from bot.console.layout import STATIC, static_headers
 from bot.console.live import HUB, Hub
 from bot.console.socket import live_socket
 from bot.console.throttle import THROTTLE, LoginThrottle
@@ -40,6 +40,7 @@ def setup_console(app: web.Application) -> None:
 
     app.cleanup_ctx.append(live_updates)
     app.on_shutdown.append(close_sockets)
+    app.on_response_prepare.append(static_headers)
     app.router.add_routes([
         web.get("/console", ticket_list),
         web.get("/console/", _to_list),

@@ -1,13 +1,15 @@
 """The console's websocket: session-authenticated, same-origin only; clients watch tickets they may see.
 
 Frames from the browser: {"type": "watch", "ticket": N, "after": message id}, {"type": "list",
-"tickets": [N, ...]}, {"type": "typing", "ticket": N}, {"type": "ping"}. Frames to it: see live.py.
+"tickets": [N, ...], "since": server time}, {"type": "typing", "ticket": N}, {"type": "ping"}.
+Frames to it: "watching", "listed", "error", "pong", and the pushes described in live.py.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from datetime import datetime, timedelta
 
 from aiohttp import WSMsgType, web
 from yarl import URL
@@ -15,9 +17,10 @@ from yarl import URL
 from bot.actions.operators import session_viewer
 from bot.console.auth import current_visit
 from bot.console.live import HUB, SESSION_CLOSED, Connection
-from bot.console.present import message_dict
+from bot.console.present import is_mine, message_dict, ticket_dict
 from bot.events import OperatorTyping
 from bot.storage import queries
+from bot.storage.models import utcnow
 from bot.web import DESK, PUBLIC_URL
 
 MAX_WATCHED = 20
@@ -92,11 +95,7 @@ async def _handle(request: web.Request, conn: Connection, data: str, typed: dict
     elif kind == "watch":
         await _watch(request, conn, _number(frame.get("ticket")), _number(frame.get("after")) or 0)
     elif kind == "list":
-        numbers = [n for n in (frame.get("tickets") or [])[:MAX_LISTED] if _number(n)] if isinstance(frame.get("tickets"), list) else []
-        async with request.app[DESK].sessions() as s:
-            for ticket_id, _, queue_id, assignee_id in await queries.ticket_access_by_numbers(s, numbers):
-                if conn.viewer.can_see_ticket(queue_id, assignee_id):
-                    conn.saw(ticket_id)
+        await _listed(request, conn, frame.get("tickets"), frame.get("since"))
     elif kind == "typing":
         await _typing(request, conn, _number(frame.get("ticket")), typed)
     else:
@@ -104,20 +103,54 @@ async def _handle(request: web.Request, conn: Connection, data: str, typed: dict
 
 
 async def _watch(request: web.Request, conn: Connection, number: int | None, after: int) -> None:
-    """Watch a visible ticket, catching up on messages after `after`; anything else is refused alike."""
+    """Watch a visible ticket, catching up on what changed since the page was rendered; anything else is refused alike."""
     hub = request.app[HUB]
     async with request.app[DESK].sessions() as s:
         row = await queries.ticket_row_by_number(s, number) if number else None
         if row is None or not conn.viewer.can_see_ticket(row.queue_id, row.assignee_id) or len(conn.watching) >= MAX_WATCHED:
             await conn.send({"type": "error", "ticket": number, "error": "no such ticket"})
             return
+        # Watch first, then read: whatever commits in between arrives as a frame, or in this read, or both.
+        conn.watching[row.id] = row.number
+        conn.saw(row.id)
         missed = await queries.ticket_messages(s, row.id, after_id=after, limit=200) if after else []
-    conn.watching[row.id] = row.number
-    conn.saw(row.id)
+        states = await queries.delivery_states(s, row.id)
     await conn.send({"type": "watching", "ticket": row.number})
+    await conn.send({"type": "ticket", "ticket": ticket_dict(row, hub.zone), "mine": is_mine(row, conn.viewer)})
     for m in missed:
         await conn.send({"type": "message", "ticket": row.number,
                          "message": message_dict(m, row.number, row.client_name, hub.zone)})
+    for message_id, status, error in reversed(states):
+        await conn.send({"type": "delivery", "ticket": row.number, "message_id": message_id, "status": status, "error": error})
+
+
+def _moment(value) -> datetime | None:
+    """A client-echoed server time, no older than a day (older lists are reloaded, not patched)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) < 40 else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return max(moment, utcnow() - timedelta(days=1))
+
+
+async def _listed(request: web.Request, conn: Connection, tickets, since) -> None:
+    """Remember the tickets a list page shows (to tell it when one leaves the viewer's sight) and
+    send what changed since the page's server time, so nothing is lost before the socket opened."""
+    numbers = [n for n in tickets[:MAX_LISTED] if _number(n)] if isinstance(tickets, list) else []
+    moment, now = _moment(since), utcnow()
+    async with request.app[DESK].sessions() as s:
+        access = await queries.ticket_access_by_numbers(s, numbers)
+        changed = await queries.tickets_changed_since(s, conn.viewer, moment) if moment else []
+    for ticket_id, _, queue_id, assignee_id in access:
+        if conn.viewer.can_see_ticket(queue_id, assignee_id):
+            conn.saw(ticket_id)
+    zone = request.app[HUB].zone
+    for row in reversed(changed):
+        conn.saw(row.id)
+        await conn.send({"type": "ticket", "ticket": ticket_dict(row, zone), "mine": is_mine(row, conn.viewer)})
+    await conn.send({"type": "listed", "at": now.isoformat()})
 
 
 async def _typing(request: web.Request, conn: Connection, number: int | None, typed: dict[int, float]) -> None:

@@ -8,6 +8,7 @@ from bot.console.layout import page
 from bot.console.live import HUB
 from bot.console.present import is_mine, ticket_dict
 from bot.storage import queries
+from bot.storage.models import utcnow
 from bot.web import DESK
 
 STATUSES = {"active": "Active", "new": "New", "open": "Open", "waiting": "Waiting for client",
@@ -22,6 +23,7 @@ async def ticket_list(request: web.Request, visit: Visit) -> web.Response:
     status = status if status in STATUSES else "active"
     scope = request.query.get("scope", "mine")
     scope = scope if scope in SCOPES else "mine"
+    rendered_at = utcnow()  # before reading: the socket catches up on anything from here on
     async with request.app[DESK].sessions() as s:
         counts = await queries.queue_counts(s, visit.viewer)
         queue = request.query.get("queue", "")
@@ -31,4 +33,4 @@ async def ticket_list(request: web.Request, visit: Visit) -> web.Response:
     zone = request.app[HUB].zone
     tickets = [{**ticket_dict(r, zone), "mine": is_mine(r, visit.viewer)} for r in rows]
     return page(request, visit, "tickets.html", tickets=tickets, counts=counts, statuses=STATUSES, scopes=SCOPES,
-                filters={"status": status, "queue": queue, "scope": scope})
+                filters={"status": status, "queue": queue, "scope": scope}, rendered_at=rendered_at.isoformat())

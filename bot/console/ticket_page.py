@@ -17,7 +17,7 @@ def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone)
     numbers = {t.id: t for t in tickets}
     items = [(m.created_at, 0, m.id, m.ticket_id, "message", m) for m in messages]
     items += [(n.created_at, 1, n.id, n.ticket_id, "note", n) for n in notes]
-    entries, last_ticket = [], None
+    entries, last_ticket = [], None if len(tickets) > 1 else current_id  # one ticket needs no divider
     for _, _, _, ticket_id, kind, item in sorted(items, key=lambda i: i[:3]):
         t = numbers[ticket_id]
         if ticket_id != last_ticket:

@@ -287,3 +287,18 @@ async def operator_workload(session) -> list[tuple[Operator, int]]:
         select(Ticket.assignee_id, func.count(Ticket.id))
         .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES)).group_by(Ticket.assignee_id))).all())
     return [(o, counts.get(o.id, 0)) for o in await all_operators(session)]
+
+
+async def delivery_states(session, ticket_id: int, limit: int = 200) -> list[tuple[int, str, str]]:
+    """(message id, delivery status, error) of a ticket's latest outbound messages."""
+    rows = await session.execute(select(Message.id, Message.delivery_status, Message.delivery_error)
+                                 .where(Message.ticket_id == ticket_id, Message.direction == "out")
+                                 .order_by(Message.id.desc()).limit(limit))
+    return [tuple(r) for r in rows]
+
+
+async def tickets_changed_since(session, viewer: Viewer, since: datetime, limit: int = 200) -> list[TicketRow]:
+    """Tickets the viewer may see that changed at or after a moment (a reconnecting list catches up)."""
+    rows = await session.execute(_ticket_rows_query().where(_visible(viewer), Ticket.updated_at >= since)
+                                 .order_by(Ticket.updated_at.desc()).limit(limit))
+    return [TicketRow(*r) for r in rows]

@@ -1,10 +1,14 @@
 """The console websocket: live tickets and messages, permissions, typing, origin, session end."""
+import asyncio
+import re
+
 import aiohttp
 import pytest
 
 from bot.actions.operators import set_operator_active
 from bot.actions.tickets import add_note, transfer_ticket
 from bot.console.live import HUB
+from bot.events import DeliveryChanged
 from bot.gateway import DeskGateway
 from tests.console.conftest import CHANNEL, csrf_of, frame
 
@@ -41,7 +45,42 @@ async def test_watch_catches_up_on_messages_after_the_last_one_shown(console):
     async with await console.logged_in("anna") as s, await console.socket(s) as ws:
         await ws.send_json({"type": "watch", "ticket": 1001, "after": first.message_id})
         assert (await frame(ws))["type"] == "watching"
+        assert (await frame(ws))["ticket"]["number"] == 1001  # the ticket as it is now
         assert (await frame(ws))["message"]["text"] == "two"
+
+
+async def test_the_list_catches_up_on_what_changed_before_its_socket_opened(console):
+    await console.add_operator("anna")
+    async with await console.logged_in("anna") as s:
+        async with s.get(f"{console.url}/console") as r:
+            rendered_at = re.search(r'data-at="([^"]+)"', await r.text()).group(1)
+        await console.client_writes("Arrived between the page and the socket")
+        async with await console.socket(s) as ws:
+            await ws.send_json({"type": "list", "tickets": [], "since": rendered_at})
+            caught = await frame(ws)
+            assert caught["type"] == "ticket" and caught["ticket"]["number"] == 1001 and caught["mine"]
+            assert (await frame(ws))["type"] == "listed"
+
+
+async def test_watch_reports_delivery_states_that_changed_before_it(console):
+    await console.add_operator("anna")
+    await console.client_writes("Hello?")
+    sent = asyncio.Event()
+
+    async def on_delivery(event):
+        sent.set()
+
+    console.desk.bus.subscribe(DeliveryChanged, on_delivery)
+    async with await console.logged_in("anna") as s:
+        async with s.get(f"{console.url}/console") as r:
+            token = csrf_of(await r.text())
+        async with s.post(f"{console.url}/console/tickets/1001/reply", data={"csrf_token": token, "text": "Hi!"}):
+            pass
+        await asyncio.wait_for(sent.wait(), 10)  # sent before anyone watched
+        async with await console.socket(s) as ws:
+            await ws.send_json({"type": "watch", "ticket": 1001})
+            delivery = await frame(ws, "delivery")
+            assert (delivery["ticket"], delivery["status"]) == (1001, "sent")
 
 
 async def test_another_queues_ticket_is_refused_and_nothing_about_it_is_pushed(console):
@@ -54,7 +93,8 @@ async def test_another_queues_ticket_is_refused_and_nothing_about_it_is_pushed(c
             await ws.send_json({"type": "watch", "ticket": number})
             refused = await frame(ws)
             assert refused["type"] == "error" and refused["error"] == "no such ticket"
-        await ws.send_json({"type": "list", "tickets": [1001, 1002]})
+        await ws.send_json({"type": "list", "tickets": [1001, 1002], "since": "2000-01-01T00:00:00+00:00"})
+        assert (await frame(ws))["type"] == "listed"  # and no ticket frames: neither is his
         await ws.send_json({"type": "typing", "ticket": 1001})
         await console.client_writes("Still general", user="v1")
         await add_note(console.desk, await viewer(console, "anna"), 1, "general note")

@@ -1,4 +1,6 @@
 """The list and ticket pages: history, client card, canned responses, reply, notes, take, transfer, resolve."""
+import re
+
 from sqlalchemy import select
 
 from bot.domain import Attachment
@@ -218,3 +220,33 @@ async def test_attachments_download_for_viewers_only(console):
         missing = await get(bob, f"{console.url}/console/attachments/999999")
         forbidden = await get(bob, f"{console.url}/console/attachments/{attachment_id}")
     assert missing == forbidden and missing[0] == 404
+
+
+async def test_another_queues_ticket_looks_exactly_like_a_missing_one(console):
+    await console.add_operator("bob", queues=("billing",))
+    await console.client_writes("General question")
+    async with await console.logged_in("bob") as bob:
+        hidden = await get(bob, f"{console.url}/console/tickets/1001")
+        missing = await get(bob, f"{console.url}/console/tickets/999999")
+        assert hidden == missing and hidden[0] == 404
+        assert 'data-number="1001"' not in (await get(bob, f"{console.url}/console?scope=all&status=all"))[1]
+        token = await csrf(bob, console)
+        for action in ("reply", "note", "take", "resolve", "transfer"):
+            status, _, _ = await post(bob, f"{console.url}/console/tickets/1001/{action}",
+                                      {"csrf_token": token, "text": "mine now", "queue": "billing"})
+            assert status == 404
+    t = await ticket(console.desk, 1001)
+    assert (t.status, t.assignee_id) == ("new", None)
+    async with console.desk.sessions() as db:
+        assert (await db.execute(select(Note))).first() is None
+
+
+async def test_static_assets_are_versioned_and_never_sniffed(console):
+    await console.add_operator("anna")
+    async with await console.logged_in("anna") as s:
+        _, page = await get(s, f"{console.url}/console")
+        script = re.search(r'<script src="(/console/static/console\.js\?v=[^"]+)" defer>', page).group(1)
+        async with s.get(f"{console.url}{script}") as r:
+            body = await r.text()
+            assert r.status == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "innerHTML" not in body and "insertAdjacentHTML" not in body and "eval(" not in body

@@ -8,6 +8,7 @@
   var ticketNumber = ticketPage ? Number(ticketPage.dataset.number) : null;
   var ACTIVE = ["new", "open", "waiting"];
   var socket = null;
+  var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
   var retryMs = 1000;
 
   function el(tag, className, text) {
@@ -53,7 +54,9 @@
     link.href = href;
     num.appendChild(link);
     tr.appendChild(num);
-    tr.appendChild(el("td", "subject", t.subject));
+    var subject = el("td", "subject", t.subject);
+    subject.title = t.subject;
+    tr.appendChild(subject);
     tr.appendChild(el("td", "client", t.client));
     var channel = el("td");
     channel.appendChild(el("span", "channel", t.channel));
@@ -159,9 +162,12 @@
     if (stick) toBottom();
   }
 
+  // Frames and catch-up reads can cross: a status never moves back (queued < sent, failed < delivered).
+  var RANK = { queued: 0, sent: 1, failed: 1, delivered: 2 };
+
   function setDelivery(messageId, status, error) {
     var d = timeline.querySelector('.msg[data-id="' + Number(messageId) + '"] .delivery');
-    if (!d) return;
+    if (!d || (RANK[status] || 0) < (RANK[d.dataset.status] || 0)) return;
     d.textContent = deliveryText(status, error);
     d.dataset.status = status;
   }
@@ -196,7 +202,9 @@
 
   function handle(f) {
     var here = ticketPage && Number(f.ticket) === ticketNumber;
-    if (f.type === "ticket") {
+    if (f.type === "listed") {
+      listedAt = f.at;
+    } else if (f.type === "ticket") {
       if (list) upsertRow(f.ticket, f.mine);
       if (ticketPage && Number(f.ticket.number) === ticketNumber) updateTicket(f.ticket);
     } else if (f.type === "gone") {
@@ -224,7 +232,7 @@
     if (list) {
       var numbers = [];
       list.querySelectorAll(".ticket-row").forEach(function (r) { numbers.push(Number(r.dataset.number)); });
-      send({ type: "list", tickets: numbers });
+      send({ type: "list", tickets: numbers, since: listedAt });
     }
     if (ticketPage) send({ type: "watch", ticket: ticketNumber, after: lastMessageId() });
   }
