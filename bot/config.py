@@ -169,7 +169,7 @@ class RouterSettings(_Section):
     """Text -> queue: rules first, then the classifier; unsure decisions go to the triage queue."""
 
     model_path: Path | None = None  # None: data_dir/router/model.joblib if trained, else the shipped model
-    confidence_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    confidence_threshold: float = Field(0.25, ge=0.0, le=1.0)
     triage_queue: Name | None = None  # None: desk.default_queue
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     rules: tuple[RoutingRuleSettings, ...] = ()
