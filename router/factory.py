@@ -39,7 +39,8 @@ def train_and_save(examples_path: Path, out: Path, queues: Collection[str] | Non
     return classifier
 
 
-def find_model(model_path: Path | None, data_dir: Path) -> tuple[TextClassifier, Path]:
+def find_model(model_path: Path | None, data_dir: Path, *, shipped: Path = SHIPPED_MODEL,
+               shipped_examples: Path = SHIPPED_EXAMPLES) -> tuple[TextClassifier, Path]:
     """Load the model the desk should use (see the module docstring for the order) and say which."""
     if model_path is not None:
         return load_model(model_path), Path(model_path)
@@ -47,15 +48,15 @@ def find_model(model_path: Path | None, data_dir: Path) -> tuple[TextClassifier,
     if trained.exists():
         return load_model(trained), trained
     try:
-        return load_model(SHIPPED_MODEL), SHIPPED_MODEL
+        return load_model(shipped), shipped
     except ModelError as exc:
         import sklearn
 
         cached = Path(data_dir) / "router" / f"demo-model-sklearn-{sklearn.__version__}.joblib"
         if cached.exists():
             return load_model(cached), cached
-        logger.warning("%s; retraining the demo model from %s into %s", exc, SHIPPED_EXAMPLES, cached)
-        return train_and_save(SHIPPED_EXAMPLES, cached), cached
+        logger.warning("%s; retraining the demo model from %s into %s", exc, shipped_examples, cached)
+        return train_and_save(shipped_examples, cached), cached
 
 
 def create_router(*, queues: Sequence[str], triage_queue: str, confidence_threshold: float,

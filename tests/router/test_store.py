@@ -44,3 +44,30 @@ def test_refuses_missing_model_missing_manifest_and_damaged_file(tmp_path, tiny_
     manifest_path(path).unlink()
     with pytest.raises(ModelError, match="has no manifest"):
         load_model(path)
+
+
+def test_which_model_the_desk_uses(tmp_path, tiny_model, caplog):
+    import csv
+
+    from router.factory import find_model, trained_model_path
+
+    shipped = save_model(tiny_model, tmp_path / "pkg" / "model.joblib", examples=18, per_queue={}, languages={})
+    examples = tmp_path / "pkg" / "train.csv"
+    with examples.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("text", "language", "queue"), *((t, "en", q) for t, q in zip(TEXTS, QUEUES))])
+    data_dir = tmp_path / "var"
+    assert find_model(None, data_dir, shipped=shipped, shipped_examples=examples)[1] == shipped
+
+    # A shipped model from another scikit-learn: retrained once from the shipped examples, then cached.
+    info = json.loads(manifest_path(shipped).read_text())
+    manifest_path(shipped).write_text(json.dumps(info | {"sklearn": "0.24.2"}))
+    classifier, used = find_model(None, data_dir, shipped=shipped, shipped_examples=examples)
+    assert used.parent == data_dir / "router" and used.exists() and "retraining the demo model" in caplog.text
+    assert classifier.predict("parcel late").queue == "delivery"
+    assert find_model(None, data_dir, shipped=shipped, shipped_examples=examples)[1] == used
+
+    # What `helpline router train` wrote wins over the shipped model; a configured path wins over both.
+    trained = save_model(tiny_model, trained_model_path(data_dir), examples=18, per_queue={}, languages={})
+    assert find_model(None, data_dir, shipped=shipped, shipped_examples=examples)[1] == trained
+    with pytest.raises(ModelError, match="no model at"):
+        find_model(tmp_path / "configured.joblib", data_dir)
