@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from sqlalchemy import func, select
 
@@ -116,3 +117,41 @@ async def test_ping_pong(chat):
     visitor = await chat.visitor()
     await visitor.send({"type": "ping"})
     assert await visitor.next() == {"type": "pong"}
+
+
+async def test_stop_closes_every_socket_and_is_safe_twice(chat):
+    from aiohttp import WSCloseCode, WSMsgType
+
+    from bot.app import ADAPTERS
+    from bot.domain import OutboundMessage
+
+    adapter = chat.server.app[ADAPTERS]["webchat"]
+    tabs = [await chat.visitor(), await chat.visitor()]
+    await adapter.stop()
+    await adapter.stop()
+    for tab in tabs:
+        closing = await tab.closed()
+        assert closing.type == WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
+    late = await chat.raw()
+    assert json.loads((await late.receive()).data)["code"] == "unavailable"
+    # With nobody connected a reply is still "sent": it is stored, and the visitor gets it on resume.
+    reply = OutboundMessage(channel="webchat", chat_id="0" * 64, text="hi", message_id=99, ticket_public_id="t")
+    assert await adapter.send(reply) == "99"
+
+
+async def test_server_shutdown_closes_open_sockets_first(tmp_path, database_url):
+    """Open websockets would otherwise hold the server's graceful shutdown for its whole timeout."""
+    import aiohttp
+    from aiohttp import WSCloseCode, WSMsgType
+
+    from tests.channels.webchat.conftest import Chat, start_desk
+
+    server, runner = await start_desk(tmp_path, database_url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            visitor = await Chat(server, session).visitor()
+            await server.app.shutdown()  # what the runner does before waiting for open handlers
+            closing = await visitor.closed()
+            assert closing.type == WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
+    finally:
+        await runner.cleanup()

@@ -139,3 +139,24 @@ async def test_uploads_count_against_the_message_rate(strict_chat):
         await visitor.say(f"m{i}", "hi")
     status, error = await upload(strict_chat, visitor.token, form("f", png(), "a.png", "image/png"))
     assert status == 429 and error["code"] == "rate_limited" and error["retry_after"] > 0
+
+
+async def test_a_file_from_the_operator_reaches_the_visitor(chat):
+    from bot.actions.operators import log_in
+    from bot.actions.tickets import reply_to_ticket
+    from bot.domain import Attachment
+
+    await chat.server.add_operator("anna")
+    _, viewer = await log_in(chat.desk, "anna", "password-123")
+    visitor = await chat.visitor()
+    ack = await visitor.say("q", "Can I have the invoice?")
+    async with chat.desk.sessions() as s:
+        from bot.storage.models import Ticket
+        ticket = (await s.execute(select(Ticket.id).where(Ticket.number == ack["ticket"]))).scalar_one()
+    await reply_to_ticket(chat.desk, viewer, ticket, "Here it is.",
+                          (Attachment("invoice.pdf", "application/pdf", len(PDF), data=PDF),))
+    frame = await visitor.message(lambda f: f["author"] == "operator")
+    [file] = frame["attachments"]
+    assert file["filename"] == "invoice.pdf"
+    async with chat.session.get(f"{chat.url}/chat/attachments/{file['id']}", headers={"X-Visitor-Token": visitor.token}) as r:
+        assert r.status == 200 and await r.read() == PDF
