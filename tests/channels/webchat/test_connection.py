@@ -1,0 +1,81 @@
+"""One socket's stream: replayed in pages, each message once, and a stalled socket never blocks a sender."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+
+from bot.domain import AuthorKind, ConversationEntry, Direction
+from channels.webchat import connection
+from channels.webchat.connection import Connection
+
+
+class FakeSocket:
+    """The websocket's side the connection uses; ``stalled`` makes every write wait forever."""
+
+    def __init__(self, stalled: bool = False):
+        self.stalled = stalled
+        self.frames: list[dict] = []
+        self.closed = False
+        self.close_code = None
+        self.wrote = asyncio.Event()
+
+    async def send_str(self, text: str) -> None:
+        if self.stalled:
+            await asyncio.Event().wait()
+        self.frames.append(json.loads(text))
+        self.wrote.set()
+
+    async def close(self, *, code: int, message: bytes = b"") -> None:
+        self.closed, self.close_code = True, code
+
+
+def entries(*ids: int) -> list[ConversationEntry]:
+    return [ConversationEntry(id=i, direction=Direction.OUTBOUND, author_kind=AuthorKind.OPERATOR, author_name="Anna",
+                              text=f"reply {i}", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc)) for i in ids]
+
+
+def paged(pages: list[list[ConversationEntry]]):
+    asked = []
+
+    async def fetch(after: int) -> list[ConversationEntry]:
+        asked.append(after)
+        return pages.pop(0) if pages else []
+    return fetch, asked
+
+
+async def test_replay_reads_every_page_then_says_synced():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    fetch, asked = paged([entries(3, 4), entries(7)])
+    await conn.replay(fetch, after=2)
+    await conn.close()
+    assert asked == [2, 4, 7]
+    assert [f.get("message_id") for f in ws.frames] == [3, 4, 7, None]
+    assert ws.frames[-1] == {"type": "synced", "last_message_id": 7}
+
+
+async def test_each_message_goes_out_once_even_when_pushed_and_fetched():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    await conn.replay(paged([entries(1)])[0], after=0)
+    async with conn.lock:
+        conn.push({"type": "message", "message_id": 2})
+        conn.push({"type": "message", "message_id": 2})
+    # A catch-up after the push finds 2 again (and 3, committed meanwhile): only 3 is new.
+    await conn.catch_up(paged([entries(2, 3)])[0])
+    await conn.close()
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 2, 3]
+    assert conn.cursor == 3
+
+
+async def test_a_stalled_socket_is_closed_instead_of_blocking(monkeypatch):
+    monkeypatch.setattr(connection, "MAX_BACKLOG", 5)
+    ws = FakeSocket(stalled=True)
+    conn = Connection(ws, "v", "127.0.0.1")
+    for i in range(10):
+        conn.post({"type": "typing", "author": "operator"})  # never blocks, whatever the socket does
+    assert conn._closer is not None
+    conn._writer.cancel()  # the stalled write would otherwise wait for close()'s grace period
+    await conn._closer
+    assert ws.closed and ws.close_code == 1013 and not conn.open
