@@ -100,7 +100,7 @@
       css(box, { top: '0', bottom: '0', left: '0', right: '0', width: '100%', height: '100%', borderRadius: '0' });
       bubble.style.display = state.open ? 'none' : 'flex';
     } else {
-      css(box, { top: 'auto', bottom: '96px', width: '380px', height: 'min(640px, calc(100vh - 120px))', borderRadius: '16px' });
+      css(box, { top: 'auto', bottom: '96px', width: '380px', height: 'min(600px, calc(100vh - 120px))', borderRadius: '16px' });
       box.style.left = LEFT ? '24px' : 'auto';
       box.style.right = LEFT ? 'auto' : '24px';
       bubble.style.display = 'flex';
