@@ -26,13 +26,15 @@ logger = logging.getLogger(__name__)
 EVENTS = (MessageReceived, MessageQueued, DeliveryChanged, TicketChanged, NoteAdded, ClientTyping, OperatorTyping)
 MAX_SEEN = 5000
 SESSION_CLOSED = 4401
+SEND_TIMEOUT = 5.0
 
 
 class Connection:
     """One operator's socket: who it is, which tickets it watches and which ones it was told about."""
 
-    def __init__(self, ws: web.WebSocketResponse, viewer: Viewer, token: str):
+    def __init__(self, ws: web.WebSocketResponse, viewer: Viewer, token: str, transport: asyncio.BaseTransport | None = None):
         self.ws = ws
+        self.transport = transport
         self.viewer = viewer
         self.token = token
         self.watching: dict[int, int] = {}  # ticket id -> number
@@ -51,7 +53,12 @@ class Connection:
         if self.ws.closed:
             return
         try:
-            await self.ws.send_str(json.dumps(frame))
+            await asyncio.wait_for(self.ws.send_str(json.dumps(frame)), SEND_TIMEOUT)
+        except asyncio.TimeoutError:
+            # A socket that does not read would hold up everyone's pushes: drop it; the page reconnects.
+            logger.info("closing a console socket of %s that stopped reading", self.viewer.username)
+            if self.transport is not None:
+                self.transport.abort()
         except (ConnectionError, RuntimeError):
             pass  # the socket is closing; its handler removes it
 

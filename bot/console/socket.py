@@ -50,7 +50,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
-    conn = Connection(ws, visit.viewer, visit.token)
+    conn = Connection(ws, visit.viewer, visit.token, request.transport)
     hub.connections.add(conn)
     typed: dict[int, float] = {}
     try:

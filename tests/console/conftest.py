@@ -48,11 +48,11 @@ class FakeChannel:
 class Console(LiveServer):
     channel: FakeChannel = field(default_factory=FakeChannel)
 
-    async def client_writes(self, text: str, user: str = "visitor-1", name: str = "", **kw) -> Receipt:
+    async def client_writes(self, text: str, user: str = "visitor-1", name: str = "", chat: str = "", **kw) -> Receipt:
         """A client message through the inbox, as any channel adapter hands it over."""
         self._seq = getattr(self, "_seq", 0) + 1
         return await receive_message(self.desk, InboundMessage(
-            channel=CHANNEL, user_id=user, chat_id=user, message_id=f"{user}:{self._seq}", text=text,
+            channel=CHANNEL, user_id=user, chat_id=chat or user, message_id=f"{user}:{self._seq}", text=text,
             sent_at=datetime.now(timezone.utc), user_name=name, **kw))
 
     async def socket(self, session: aiohttp.ClientSession, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:

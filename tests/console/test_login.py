@@ -141,3 +141,16 @@ async def test_a_disabled_operators_session_stops_working(console):
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await s.ws_connect(f"{console.url}/console/ws", origin=console.url)
         assert refused.value.status == 401
+
+
+def test_cookies_are_secure_when_the_desk_is_served_over_https(tmp_path):
+    from aiohttp import web
+
+    from bot.console.auth import set_cookie
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, "sqlite+aiosqlite:///unused.db", web={"secure_cookies": True})
+    response = web.Response()
+    set_cookie(response, settings, "hl_session", "token", max_age=60)
+    cookie = response.cookies["hl_session"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"

@@ -160,7 +160,7 @@ async def test_take_resolve_and_reopen(console):
         await post(anna, f"{url}/resolve", {"csrf_token": await csrf(anna, console)})
         assert (await ticket(console.desk, 1001)).status == "resolved"
         _, page = await get(anna, url)
-        assert 'id="reopen"' in page and 'id="resolve"' not in page
+        assert 'class="when-resolved">' in page and 'class="when-active" hidden>' in page
         await post(anna, f"{url}/reopen", {"csrf_token": await csrf(anna, console)})
         assert (await ticket(console.desk, 1001)).status == "open"
     async with await console.logged_in("olga") as olga:
@@ -250,3 +250,19 @@ async def test_static_assets_are_versioned_and_never_sniffed(console):
             body = await r.text()
             assert r.status == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
     assert "innerHTML" not in body and "insertAdjacentHTML" not in body and "eval(" not in body
+
+
+async def test_history_leaves_out_tickets_of_queues_the_operator_does_not_work_in(console):
+    await console.add_operator("anna", queues=("general",))
+    await console.add_operator("root", role="admin", queues=())
+    await console.client_writes("Secret billing matter", user="v1", chat="c1")
+    async with await console.logged_in("root") as root:
+        token = await csrf(root, console)
+        await post(root, f"{console.url}/console/tickets/1001/note", {"csrf_token": token, "text": "billing-only note"})
+        await post(root, f"{console.url}/console/tickets/1001/transfer", {"csrf_token": token, "queue": "billing"})
+    await console.client_writes("A general question", user="v1", chat="c2")  # the same client, a second ticket
+    async with await console.logged_in("anna") as anna:
+        status, page = await get(anna, f"{console.url}/console/tickets/1002")
+    assert status == 200 and "A general question" in page
+    assert "Secret billing matter" not in page and "billing-only note" not in page and "/console/tickets/1001" not in page
+    assert "1 more in queues you do not work in" in page

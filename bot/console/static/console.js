@@ -191,6 +191,8 @@
   function updateTicket(t) {
     var status = document.getElementById("ticket-status");
     if (status) { status.textContent = t.status; status.className = "status status-" + t.status; }
+    document.querySelectorAll(".when-active").forEach(function (f) { f.hidden = ACTIVE.indexOf(t.status) < 0; });
+    document.querySelectorAll(".when-resolved").forEach(function (f) { f.hidden = t.status !== "resolved"; });
     var fields = { "ticket-queue": t.queue, "ticket-assignee": t.assignee || "unassigned", "ticket-last": t.last };
     Object.keys(fields).forEach(function (id) {
       var node = document.getElementById(id);
