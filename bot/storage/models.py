@@ -79,6 +79,7 @@ class Client(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(320), default="")  # verified address only
+    phone: Mapped[str] = mapped_column(String(32), default="")  # verified number only
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     identities: Mapped[list["ChannelIdentity"]] = relationship(back_populates="client", lazy="raise")
@@ -94,6 +95,9 @@ class ChannelIdentity(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     claimed_email: Mapped[str] = mapped_column(String(320), default="")
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the channel says we can no longer reach this identity (e.g. the user blocked the bot).
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     client: Mapped[Client] = relationship(back_populates="identities", lazy="raise")
 
@@ -117,6 +121,8 @@ class Ticket(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     language: Mapped[str] = mapped_column(String(8), default="")
     subject: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")  # e.g. a deep-link payload or campaign tag
+    previous_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -143,6 +149,8 @@ class Message(Base):
     delivery_status: Mapped[str] = mapped_column(String(16))
     delivery_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    raw_key: Mapped[str] = mapped_column(String(128), default="")  # the original as received, in the attachment store
     attachments: Mapped[list["StoredAttachment"]] = relationship(lazy="raise", order_by="StoredAttachment.id")
     operator: Mapped[Operator | None] = relationship(lazy="raise")
 
@@ -183,6 +191,16 @@ class OutboxItem(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ChannelState(Base):
+    """Small durable state a channel keeps between runs (an IMAP cursor, a polling offset)."""
+
+    __tablename__ = "channel_state"
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):
