@@ -82,6 +82,8 @@ class InboundMessage:
     locale_hint: str = ""
     thread_hint: str = ""  # reply-to id, email References, ticket number
     button_payload: str = ""
+    source: str = ""  # kept on a ticket this message opens (a deep-link payload, a campaign tag)
+    edited: bool = False  # a new version of the message with this message_id: update it, add nothing
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Receipt:
     ticket_number: int
     duplicate: bool = False
     new_ticket: bool = False
+    edited: bool = False
 
 
 @dataclass(frozen=True)

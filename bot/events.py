@@ -27,6 +27,13 @@ class MessageReceived(Event):
 
 
 @dataclass(frozen=True)
+class MessageEdited(Event):
+    """The client changed a message the desk had stored (its text now shows the edit)."""
+
+    message_id: int
+
+
+@dataclass(frozen=True)
 class MessageQueued(Event):
     """An outbound message and its outbox row were committed."""
 

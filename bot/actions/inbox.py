@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
-from bot.events import MessageReceived
+from bot.events import MessageEdited, MessageReceived
 from bot.storage.models import (
     AuditEvent, ChannelIdentity, Client, Counter, Message, Queue, StoredAttachment, Ticket, utcnow,
 )
@@ -45,12 +45,15 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
 async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str]) -> Receipt:
     s = unit.session
     existing = (await s.execute(
-        select(Message.id, Ticket.id, Ticket.public_id, Ticket.number)
+        select(Message, Ticket.public_id, Ticket.number)
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(Message.channel == msg.channel, Message.external_id == msg.message_id)
     )).first()
     if existing:
-        return Receipt(existing[0], existing[1], existing[2], existing[3], duplicate=True)
+        stored, public_id, number = existing
+        if msg.edited and stored.text != msg.text[:MAX_TEXT]:
+            return _apply_edit(unit, stored, msg, public_id, number)
+        return Receipt(stored.id, stored.ticket_id, public_id, number, duplicate=True)
 
     identity = await _identity(s, msg)
     ticket, new_ticket = await _ticket_for(desk, s, identity, msg)
@@ -73,6 +76,16 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str])
     s.add(AuditEvent(kind="message_received", ticket_id=ticket.id, data={"message_id": message.id, "channel": msg.channel}))
     unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket))
     return Receipt(message.id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
+
+
+def _apply_edit(unit: Unit, stored: Message, msg: InboundMessage, public_id: str, number: int) -> Receipt:
+    """The client edited a message: the stored text shows the edit; the previous text stays in the audit."""
+    unit.session.add(AuditEvent(kind="message_edited", ticket_id=stored.ticket_id,
+                                data={"message_id": stored.id, "previous_text": stored.text}))
+    stored.text = msg.text[:MAX_TEXT]
+    stored.edited_at = utcnow()
+    unit.events.append(MessageEdited(ticket_id=stored.ticket_id, message_id=stored.id))
+    return Receipt(stored.id, stored.ticket_id, public_id, number, edited=True)
 
 
 async def _identity(s, msg: InboundMessage) -> ChannelIdentity:
@@ -119,7 +132,7 @@ async def _ticket_for(desk: Desk, s, identity: ChannelIdentity, msg: InboundMess
     ticket = Ticket(
         number=number, public_id=secrets.token_urlsafe(18), client_id=identity.client_id, channel=msg.channel,
         chat_id=msg.chat_id, status=TicketStatus.NEW.value, queue_id=queue_id, language=msg.locale_hint[:8],
-        subject=_subject(msg.text),
+        subject=_subject(msg.text), source=msg.source[:200],
     )
     s.add(ticket)
     await s.flush()

@@ -69,3 +69,22 @@ async def test_attachments_are_stored_in_the_attachment_store(desk):
     assert entry.id == receipt.message_id
     [stored] = entry.attachments
     assert desk.files.read(stored.storage_key) == data
+
+
+async def test_an_edit_changes_the_stored_text_and_adds_no_message(desk):
+    first = await receive_message(desk, inbound(text="My order is NW-11111"))
+    edit = await receive_message(desk, inbound(text="My order is NW-111112", edited=True))
+    assert edit.edited and edit.message_id == first.message_id
+    replay = await receive_message(desk, inbound(text="My order is NW-111112", edited=True))
+    assert replay.duplicate and not replay.edited
+    async with desk.sessions() as s:
+        message = await s.get(Message, first.message_id)
+    assert message.text == "My order is NW-111112" and message.edited_at is not None
+    assert await count(desk, Message) == 1
+
+
+async def test_the_source_of_the_first_message_is_kept_on_the_ticket(desk):
+    receipt = await receive_message(desk, inbound(source="promo-spring"))
+    await receive_message(desk, inbound("m2", source="other"))
+    async with desk.sessions() as s:
+        assert (await s.get(Ticket, receipt.ticket_id)).source == "promo-spring"
