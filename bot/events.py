@@ -55,6 +55,13 @@ class TicketChanged(Event):
 
 
 @dataclass(frozen=True)
+class TicketHandedOff(Event):
+    """Self-service is done with this ticket (or is off): the router now places it."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class NoteAdded(Event):
     note_id: int
 
