@@ -62,6 +62,34 @@ class TicketHandedOff(Event):
 
 
 @dataclass(frozen=True)
+class TicketResolved(Event):
+    """A ticket was marked resolved (published beside TicketChanged(what="resolved"))."""
+
+
+@dataclass(frozen=True)
+class SurveyAnswered(Event):
+    """A client gave (or changed) a survey score or comment."""
+
+    survey_id: int
+    score: int | None
+
+
+@dataclass(frozen=True)
+class ComplaintChanged(Event):
+    """A complaint was registered, or its status, owner, category, severity or due date changed."""
+
+    complaint_id: int
+    what: str
+
+
+@dataclass(frozen=True)
+class FollowUpOpened(Event):
+    """A supervisor of the ticket's queue should look at something (a low score, complaint words)."""
+
+    follow_up_id: int
+
+
+@dataclass(frozen=True)
 class NoteAdded(Event):
     note_id: int
 

@@ -8,7 +8,7 @@ from bot.access import Viewer
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.domain import Attachment, AuthorKind, DeliveryStatus, Direction, TicketStatus
 from bot.errors import Forbidden, InvalidInput, NotFound
-from bot.events import MessageQueued, NoteAdded, TicketChanged
+from bot.events import MessageQueued, NoteAdded, TicketChanged, TicketResolved
 from bot.storage.models import (
     AuditEvent, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, utcnow,
 )
@@ -37,13 +37,13 @@ def _clean_text(text: str, limit: int, what: str) -> str:
 
 
 async def queue_outbound(unit: Unit, ticket: Ticket, text: str, author: AuthorKind, operator_id: int | None,
-                         attachments: tuple[Attachment, ...] = ()) -> Message:
-    """Store an outbound message and its outbox row in the caller's transaction."""
+                         attachments: tuple[Attachment, ...] = (), choices: tuple[str, ...] = ()) -> Message:
+    """Store an outbound message and its outbox row in the caller's transaction (``choices``: quick replies)."""
     s = unit.session
     now = utcnow()
     message = Message(ticket_id=ticket.id, channel=ticket.channel, direction=Direction.OUTBOUND.value,
                       author_kind=author.value, operator_id=operator_id, text=text,
-                      delivery_status=DeliveryStatus.QUEUED.value, created_at=now)
+                      delivery_status=DeliveryStatus.QUEUED.value, created_at=now, choices=list(choices))
     s.add(message)
     await s.flush()
     for a in attachments:
@@ -101,6 +101,8 @@ async def _set_status(desk: Desk, viewer: Viewer, ticket_id: int, status: Ticket
         ticket.resolved_at = utcnow() if status is TicketStatus.RESOLVED else None
         unit.session.add(AuditEvent(kind=kind, ticket_id=ticket.id, operator_id=viewer.id))
         unit.events.append(TicketChanged(ticket_id=ticket.id, what=kind))
+        if status is TicketStatus.RESOLVED:
+            unit.events.append(TicketResolved(ticket_id=ticket.id))
 
 
 async def resolve_ticket(desk: Desk, viewer: Viewer, ticket_id: int) -> None:

@@ -151,6 +151,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     raw_key: Mapped[str] = mapped_column(String(128), default="")  # the original as received, in the attachment store
+    choices: Mapped[list] = mapped_column(JSON, default=list)  # quick replies offered with an outbound message
     attachments: Mapped[list["StoredAttachment"]] = relationship(lazy="raise", order_by="StoredAttachment.id")
     operator: Mapped[Operator | None] = relationship(lazy="raise")
 
@@ -232,3 +233,132 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- feedback: surveys, follow-ups, complaints, client segments, digest deliveries ---
+
+
+class Survey(Base):
+    """The post-resolution survey of one ticket (at most one): a durable row the survey worker takes when due.
+
+    Queue, operator and channel are copied when the survey is sent, so an answer is counted
+    where the ticket was at the time, whatever happens to the ticket later.
+    """
+
+    __tablename__ = "surveys"
+    __table_args__ = (Index("ix_surveys_due", "status", "due_at"), Index("ix_surveys_client", "client_id", "sent_at"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    # scheduled -> sending (leased) -> sent -> answered; or skipped, cancelled (reopened), failed
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(64))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"), default=None)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    language: Mapped[str] = mapped_column(String(8), default="")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), default=None)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)  # keyed hash of the link's token
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    score: Mapped[int | None] = mapped_column(Integer, default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_via: Mapped[str] = mapped_column(String(16), default="")  # chat or link
+    comment_until: Mapped[datetime | None] = mapped_column(default=None)  # the next chat message is the comment
+    skip_reason: Mapped[str] = mapped_column(String(48), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUp(Base):
+    """Something a supervisor of the queue should look at: a low score, complaint words in a comment."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_status_queue", "status", "queue_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="SET NULL"), default=None)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # low_score, complaint_words
+    detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+class Complaint(Base):
+    """One registered complaint: received -> investigating -> resolved -> closed, with an owner and a due date."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status_due", "status", "due_at"), Index("ix_complaints_created", "created_at"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="")
+    category: Mapped[str] = mapped_column(String(48))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    source: Mapped[str] = mapped_column(String(16))  # router, operator, survey, bot
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    summary: Mapped[str] = mapped_column(Text, default="")  # what the client complains about
+    resolution: Mapped[str] = mapped_column(Text, default="")  # sent to the client when resolved
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="SET NULL"), default=None)
+    due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    owner: Mapped[Operator | None] = relationship(lazy="raise")
+
+
+class ClientSegment(Base):
+    """A client's segment (loyal, core, difficult, dormant) as the rules computed it, or as an admin pinned it."""
+
+    __tablename__ = "client_segments"
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(16))  # the one in force: pinned, else computed
+    computed: Mapped[str] = mapped_column(String(16), default="")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SegmentChange(Base):
+    """A recorded change of a client's segment or tags, and who or what made it."""
+
+    __tablename__ = "segment_changes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    old_segment: Mapped[str] = mapped_column(String(16), default="")
+    new_segment: Mapped[str] = mapped_column(String(16))
+    old_tags: Mapped[list] = mapped_column(JSON, default=list)
+    new_tags: Mapped[list] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(16))  # rules, cli, api, import
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DigestDelivery(Base):
+    """One scheduled digest email (recipient, period); the unique key makes it go out once."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("recipient", "every", "period_start"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    every: Mapped[str] = mapped_column(String(8))  # day, week
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -211,7 +211,7 @@ async def outbound_message(session, message_id: int) -> OutboundMessage | None:
         author_kind=AuthorKind(m.author_kind), author_name=m.operator.display_name if m.operator else "",
         attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
                           for a in m.attachments),
-        created_at=m.created_at)
+        choices=tuple(m.choices or ()), created_at=m.created_at)
 
 
 async def outbox_backlog(session) -> int:
