@@ -175,6 +175,55 @@ class RouterSettings(_Section):
     rules: tuple[RoutingRuleSettings, ...] = ()
 
 
+FormField = Literal["order_number", "email"]
+
+
+class FormSettings(_Section):
+    """One `[[bot.forms]]` table: fields asked before hand-off when the queue and channel match."""
+
+    queues: tuple[Name, ...] = ()  # empty: every queue
+    channels: tuple[str, ...] = ()  # empty: every channel
+    fields: tuple[FormField, ...] = Field(min_length=1)
+
+
+class BotSettings(_Section):
+    """Self-service: greeting, language, FAQ answers, forms and hand-off (bot/dialogue)."""
+
+    enabled: bool = False
+    languages: tuple[Language, ...] = ()  # languages the bot replies in; empty: every catalog
+    detect_languages: tuple[Language, ...] = ("en", "ru", "uk", "hu", "lv", "lt", "et", "de", "pl")
+    welcome: dict[str, str] = {}
+    knowledge_base: Path | None = None
+    faq_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    order_number_pattern: str = r"\b[A-Z]{2,3}-?\d{6}\b"
+    order_number_example: str = "NW-123456"
+    forms: tuple[FormSettings, ...] = ()
+    handoff_words: dict[str, tuple[str, ...]] = {}
+    response_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+    guess_queue: bool = True
+
+    @field_validator("order_number_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a valid regular expression ({exc})")
+        return value
+
+    @field_validator("welcome", "handoff_words")
+    @classmethod
+    def _language_keys(cls, value: dict) -> dict:
+        import re
+
+        for key in value:
+            if not re.fullmatch(r"[a-z]{2,3}", key):
+                raise ValueError(f"{key!r} is not a language code (use e.g. 'en')")
+        return value
+
+
 class Settings(_Section):
     desk: DeskSettings = DeskSettings()
     web: WebSettings
@@ -185,6 +234,7 @@ class Settings(_Section):
     outbox: OutboxSettings = OutboxSettings()
     demo_operators: tuple[DemoOperator, ...] = ()
     router: RouterSettings = RouterSettings()
+    bot: BotSettings = BotSettings()
 
     @model_validator(mode="after")
     def _queues_known(self) -> "Settings":
@@ -207,6 +257,10 @@ class Settings(_Section):
         for i, rule in enumerate(self.router.rules):
             if rule.queue not in names:
                 raise ValueError(f"router.rules.{i}.queue: {rule.queue!r} is not one of the queues {names}")
+        for i, form in enumerate(self.bot.forms):
+            unknown = set(form.queues) - set(names)
+            if unknown:
+                raise ValueError(f"bot.forms.{i}.queues: unknown queue(s) {sorted(unknown)}")
         rule_names = [r.name for r in self.router.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("router.rules: each rule name may appear once")
@@ -284,9 +338,12 @@ def load_settings(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     settings = parse_settings(raw, str(path))
+    base = path.parent
+    kb = settings.bot.knowledge_base
+    if kb is not None and not kb.is_absolute():
+        settings = settings.model_copy(update={"bot": settings.bot.model_copy(update={"knowledge_base": base / kb})})
     if path == DEMO_CONFIG:
         return settings
-    base = path.parent
     if not settings.desk.data_dir.is_absolute():
         settings = settings.model_copy(update={"desk": settings.desk.model_copy(update={"data_dir": base / settings.desk.data_dir})})
     return settings

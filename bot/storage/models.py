@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text,
+    JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
     TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -127,6 +127,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When self-service let go of the ticket (or never held it, with the bot off): the router's marker.
+    handed_off_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     client: Mapped[Client] = relationship(lazy="raise")
     queue: Mapped[Queue] = relationship(lazy="raise")
     assignee: Mapped[Operator | None] = relationship(lazy="raise")
@@ -362,3 +364,39 @@ class DigestDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- self-service: the bot's dialogue per ticket, and the questions it could not answer ---
+
+
+class BotDialogue(Base):
+    """The bot's state on one ticket; ``last_message_id`` is the last client message it has answered.
+
+    A client message with a higher id on a ticket the bot holds is work to do, so a crash between
+    the inbox's commit and the bot's reply loses nothing: the next pass answers it.
+    """
+
+    __tablename__ = "bot_dialogues"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), default="new")  # new, ask, feedback, form, done
+    language: Mapped[str] = mapped_column(String(8), default="")
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    handoff_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the last message of the bot part
+    handoff_reason: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnansweredQuestion(Base):
+    """A question the knowledge base did not answer (no match, not helpful, no translation), for managers."""
+
+    __tablename__ = "unanswered_questions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="")
+    question: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # no_match, not_helpful, no_translation
+    article: Mapped[str] = mapped_column(String(200), default="")  # the best candidate, if any
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
