@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
+from bot.feedback.config import FeedbackSettings
 
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 ENV_PREFIX = "env:"
@@ -235,6 +236,7 @@ class Settings(_Section):
     demo_operators: tuple[DemoOperator, ...] = ()
     router: RouterSettings = RouterSettings()
     bot: BotSettings = BotSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     @model_validator(mode="after")
     def _queues_known(self) -> "Settings":
@@ -261,6 +263,9 @@ class Settings(_Section):
             unknown = set(form.queues) - set(names)
             if unknown:
                 raise ValueError(f"bot.forms.{i}.queues: unknown queue(s) {sorted(unknown)}")
+        complaints = self.feedback.complaints.queue
+        if complaints and complaints not in names:
+            raise ValueError(f"feedback.complaints.queue: {complaints!r} is not one of the queues {names}")
         rule_names = [r.name for r in self.router.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("router.rules: each rule name may appear once")

@@ -105,6 +105,8 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
         "queues": [{"name": q} for q in QUEUES],
         "canned_responses": [{"title": "Hello", "language": "en", "text": "Hello! How can I help?"}],
         "outbox": {"first_retry_seconds": 0.05, "max_retry_seconds": 0.2, "max_attempts": 3},
+        # Surveys are off unless a test turns them on (tests/feedback), so other tests see no survey messages.
+        "feedback": {"survey": {"enabled": False}},
     }
     for section, values in overrides.items():
         if isinstance(values, dict):
