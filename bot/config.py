@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.email_config import EmailSettings
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackSettings
 
@@ -34,6 +35,9 @@ class DeskSettings(_Section):
     default_language: Language = "en"
     time_zone: str = "UTC"
     public_url: str = ""  # how clients reach the desk; empty: http://host:port
+    # A client's message reopens a resolved ticket within this many days; later it opens a new one
+    # that links the old.
+    reopen_window_days: float = Field(7.0, ge=0)
 
     @field_validator("time_zone")
     @classmethod
@@ -93,6 +97,7 @@ class WebchatSettings(_Section):
 
 class ChannelSettings(_Section):
     webchat: WebchatSettings = WebchatSettings()
+    email: EmailSettings | None = None
 
 
 class QueueSettings(_Section):
@@ -245,6 +250,9 @@ class Settings(_Section):
             raise ValueError("queues: each queue name may appear once")
         if self.desk.default_queue not in names:
             raise ValueError(f"desk.default_queue: {self.desk.default_queue!r} is not one of the queues {names}")
+        for path, queue in self.channels.email.queues() if self.channels.email else ():
+            if queue not in names:
+                raise ValueError(f"{path}: {queue!r} is not one of the queues {names}")
         for i, op in enumerate(self.demo_operators):
             unknown = set(op.queues) - set(names)
             if unknown:

@@ -84,6 +84,16 @@ class InboundMessage:
     button_payload: str = ""
     source: str = ""  # kept on a ticket this message opens (a deep-link payload, a campaign tag)
     edited: bool = False  # a new version of the message with this message_id: update it, add nothing
+    # Channels whose clients say which message they answer (email) thread by these, not by chat:
+    references: tuple[str, ...] = ()  # channel ids of earlier messages this one answers, nearest first
+    ticket_number: int | None = None  # a ticket number the client quoted (e.g. "[#1042]" in a subject)
+    explicit_threads: bool = False  # join a ticket only by references or ticket number, never by chat alone
+    subject: str = ""  # the subject of a ticket this message opens ("": the start of the text)
+    queue_hint: str = ""  # the queue a ticket this message opens starts in (e.g. a mailbox's queue)
+    automated: bool = False  # an auto-reply, bounce or bulk mail: stored, never answered, never reopens
+    folded_text: str = ""  # quoted earlier messages and the signature, shown folded away
+    html: str = ""  # a sanitized HTML rendering of the message, shown with the original
+    raw: bytes = b""  # the original as received, kept so it stays viewable
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,22 @@ class OutboundMessage:
     reply_to: str = ""  # the platform id of the message this answers, where the channel threads
     choices: tuple[str, ...] = ()
     created_at: datetime | None = None
+    references: tuple[str, ...] = ()  # platform ids of the ticket's earlier messages, oldest first
+    subject: str = ""  # the ticket's subject
+    ticket_number: int = 0
+    sender_name: str = ""  # the name the desk sends as (the ticket queue's title)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A channel's word that one of our sent messages did not reach the client (an email bounce)."""
+
+    channel: str
+    report_id: str  # the report's own id on the channel (the de-duplication key)
+    original_id: str  # the platform id of our message, as send() returned it
+    reason: str  # what the operator is shown
+    text: str = ""
+    raw: bytes = b""
 
 
 @dataclass(frozen=True)

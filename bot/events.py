@@ -24,6 +24,7 @@ class Event:
 class MessageReceived(Event):
     message_id: int
     new_ticket: bool
+    automated: bool = False  # an auto-reply or bounce: listeners never answer or survey it
 
 
 @dataclass(frozen=True)

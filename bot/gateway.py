@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from bot.actions.context import Desk
-from bot.actions.delivery import mark_delivered
+from bot.actions.channel_state import save_channel_state
+from bot.actions.delivery import mark_delivered, record_delivery_report
 from bot.actions.inbox import receive_message
-from bot.domain import Attachment, ConversationEntry, InboundMessage, Receipt
+from bot.domain import Attachment, ConversationEntry, DeliveryReport, InboundMessage, Receipt
 from bot.events import ClientTyping
 from bot.storage import queries
 
@@ -41,3 +42,13 @@ class DeskGateway:
 
     def check_attachment(self, filename: str, content_type: str, size: int) -> None:
         self.desk.files.check(filename, content_type, size)
+
+    async def report_delivery(self, report: DeliveryReport) -> Receipt | None:
+        return await record_delivery_report(self.desk, report)
+
+    async def load_state(self, channel: str, key: str) -> dict | None:
+        async with self.desk.sessions() as s:
+            return await queries.channel_state(s, channel, key)
+
+    async def save_state(self, channel: str, key: str, value: dict) -> None:
+        await save_channel_state(self.desk, channel, key, value)

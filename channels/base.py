@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
-from bot.domain import Attachment, ConversationEntry, InboundMessage, OutboundMessage, Receipt
+from bot.domain import Attachment, ConversationEntry, DeliveryReport, InboundMessage, OutboundMessage, Receipt
 
 
 class Inbox(Protocol):
@@ -33,6 +33,15 @@ class DeskPort(Protocol):
     async def attachment(self, channel: str, chat_id: str, attachment_id: int) -> tuple[Attachment, bytes] | None: ...
 
     def check_attachment(self, filename: str, content_type: str, size: int) -> None: ...
+
+    async def report_delivery(self, report: DeliveryReport) -> Receipt | None:
+        """Mark one of our sent messages failed (a bounce); None when no sent message has that id."""
+
+    async def load_state(self, channel: str, key: str) -> dict | None:
+        """A channel's durable state value (e.g. an IMAP cursor), None before the first save."""
+
+    async def save_state(self, channel: str, key: str, value: dict) -> None:
+        """Store a channel's state value durably (committed when this returns)."""
 
 
 @runtime_checkable

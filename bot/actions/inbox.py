@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
+from bot.actions.threads import place_message
 from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
 from bot.events import MessageEdited, MessageReceived
 from bot.storage.models import (
@@ -16,9 +17,8 @@ from bot.storage.models import (
 
 logger = logging.getLogger(__name__)
 
-# A message to a ticket in these states joins it; a resolved one is reopened by it.
-JOINABLE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.RESOLVED)
 MAX_TEXT = 100_000
+MAX_ORIGINAL_BYTES = 64 * 1024 * 1024  # an original as received (an .eml): the channel has bounded it already
 
 
 async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
@@ -29,10 +29,12 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
     only after this returns.
     """
     keys = [desk.files.save(a.data) for a in msg.attachments if a.data is not None]
+    originals = (desk.files.save(msg.raw, max_bytes=MAX_ORIGINAL_BYTES) if msg.raw else "",
+                 desk.files.save(msg.html.encode("utf-8"), max_bytes=MAX_ORIGINAL_BYTES) if msg.html else "")
     for attempt in range(3):
         try:
             async with unit_of_work(desk) as unit:
-                return await _receive(desk, unit, msg, keys)
+                return await _receive(desk, unit, msg, keys, originals)
         except IntegrityError:
             # A concurrent receive of the same message (or the same new identity) won the race;
             # the next attempt finds its rows.
@@ -42,7 +44,8 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
     raise AssertionError("unreachable")
 
 
-async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str]) -> Receipt:
+async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
+                   originals: tuple[str, str] = ("", "")) -> Receipt:
     s = unit.session
     existing = (await s.execute(
         select(Message, Ticket.public_id, Ticket.number)
@@ -62,6 +65,7 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str])
         ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
         author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=msg.message_id,
         delivery_status=DeliveryStatus.RECEIVED.value, created_at=now,
+        raw_key=originals[0], html_key=originals[1], folded_text=msg.folded_text[:MAX_TEXT], automated=msg.automated,
     )
     s.add(message)
     await s.flush()
@@ -74,7 +78,8 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str])
     if not ticket.language and msg.locale_hint:
         ticket.language = msg.locale_hint[:8]
     s.add(AuditEvent(kind="message_received", ticket_id=ticket.id, data={"message_id": message.id, "channel": msg.channel}))
-    unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket))
+    unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket,
+                                       automated=msg.automated))
     return Receipt(message.id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
 
 
@@ -111,33 +116,39 @@ async def _identity(s, msg: InboundMessage) -> ChannelIdentity:
 
 
 async def _ticket_for(desk: Desk, s, identity: ChannelIdentity, msg: InboundMessage) -> tuple[Ticket, bool]:
-    ticket = (await s.execute(
-        select(Ticket)
-        .where(Ticket.client_id == identity.client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
-               Ticket.status.in_([st.value for st in JOINABLE]))
-        .order_by(Ticket.id.desc()).limit(1)
-    )).scalar_one_or_none()
-    if ticket is not None:
-        if ticket.status in (TicketStatus.RESOLVED.value, TicketStatus.WAITING.value):
-            previous = ticket.status
-            ticket.status = TicketStatus.OPEN.value
-            ticket.resolved_at = None
-            s.add(AuditEvent(kind="ticket_reopened" if previous == "resolved" else "client_answered",
-                             ticket_id=ticket.id, data={"by": "client"}))
-        return ticket, False
+    # Threading (which ticket a message joins, reopens or continues) lives in bot/actions/threads.py.
+    placement = await place_message(desk, s, identity.client_id, msg)
+    if placement.ticket is not None:
+        return placement.ticket, False
     number = (await s.execute(
         update(Counter).where(Counter.name == "ticket_number").values(value=Counter.value + 1).returning(Counter.value)
     )).scalar_one()
-    queue_id = (await s.execute(select(Queue.id).where(Queue.name == desk.settings.desk.default_queue))).scalar_one()
+    queue_id = await _queue_id(desk, s, msg.queue_hint)
     ticket = Ticket(
         number=number, public_id=secrets.token_urlsafe(18), client_id=identity.client_id, channel=msg.channel,
         chat_id=msg.chat_id, status=TicketStatus.NEW.value, queue_id=queue_id, language=msg.locale_hint[:8],
-        subject=_subject(msg.text), source=msg.source[:200],
+        subject=_subject(msg.subject or msg.text), source=msg.source[:200],
+        previous_ticket_id=placement.previous.id if placement.previous else None,
+        mentioned_ticket_id=placement.mentioned.id if placement.mentioned else None,
     )
     s.add(ticket)
     await s.flush()
-    s.add(AuditEvent(kind="ticket_opened", ticket_id=ticket.id, data={"channel": msg.channel, "number": number}))
+    opened = {"channel": msg.channel, "number": number}
+    if placement.previous is not None:
+        opened["previous_number"] = placement.previous.number
+    if placement.mentioned is not None:
+        opened["mentioned_number"] = placement.mentioned.number
+    s.add(AuditEvent(kind="ticket_opened", ticket_id=ticket.id, data=opened))
     return ticket, True
+
+
+async def _queue_id(desk: Desk, s, hint: str) -> int:
+    """The queue a new ticket starts in: the channel's hint when it names a queue, else the default queue."""
+    if hint:
+        queue_id = (await s.execute(select(Queue.id).where(Queue.name == hint))).scalar_one_or_none()
+        if queue_id is not None:
+            return queue_id
+    return (await s.execute(select(Queue.id).where(Queue.name == desk.settings.desk.default_queue))).scalar_one()
 
 
 def _subject(text: str) -> str:

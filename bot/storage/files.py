@@ -29,10 +29,15 @@ class AttachmentStore:
             raise InvalidInput("bad attachment key")
         return self.root / key[:2] / key
 
-    def save(self, data: bytes) -> str:
-        """Store bytes durably (fsync, atomic rename) and return their key."""
-        if len(data) > self.max_bytes:
-            raise InvalidInput(f"attachment is {len(data)} bytes; the limit is {self.max_bytes}")
+    def save(self, data: bytes, *, max_bytes: int | None = None) -> str:
+        """Store bytes durably (fsync, atomic rename) and return their key.
+
+        ``max_bytes`` overrides the attachment limit for what the desk keeps beside the message
+        (an email's original as received), which the channel has bounded itself.
+        """
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        if len(data) > limit:
+            raise InvalidInput(f"attachment is {len(data)} bytes; the limit is {limit}")
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
         if target.exists():

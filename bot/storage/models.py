@@ -123,6 +123,8 @@ class Ticket(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     source: Mapped[str] = mapped_column(String(200), default="")  # e.g. a deep-link payload or campaign tag
     previous_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
+    # Another client's ticket the first message named (by reply headers or number) but could not join.
+    mentioned_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -153,6 +155,9 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     raw_key: Mapped[str] = mapped_column(String(128), default="")  # the original as received, in the attachment store
+    html_key: Mapped[str] = mapped_column(String(128), default="")  # a sanitized HTML rendering, in the attachment store
+    folded_text: Mapped[str] = mapped_column(Text, default="")  # quoted earlier messages and signature, shown folded
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)  # an auto-reply or bounce: never answered
     choices: Mapped[list] = mapped_column(JSON, default=list)  # quick replies offered with an outbound message
     attachments: Mapped[list["StoredAttachment"]] = relationship(lazy="raise", order_by="StoredAttachment.id")
     operator: Mapped[Operator | None] = relationship(lazy="raise")

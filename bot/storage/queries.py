@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased, selectinload
 from bot.access import Viewer
 from bot.domain import Attachment, AuthorKind, ConversationEntry, Direction, OutboundMessage
 from bot.storage.models import (
-    ChannelIdentity, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
+    ChannelIdentity, ChannelState, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
 )
 
 OPEN_STATUSES = ("new", "open", "waiting")
@@ -206,12 +206,47 @@ async def outbound_message(session, message_id: int) -> OutboundMessage | None:
     if m is None:
         return None
     ticket = await session.get(Ticket, m.ticket_id)
+    reply_to, references = await _thread_of(session, m)
+    queue = await session.get(Queue, ticket.queue_id)
     return OutboundMessage(
         channel=m.channel, chat_id=ticket.chat_id, text=m.text, message_id=m.id, ticket_public_id=ticket.public_id,
         author_kind=AuthorKind(m.author_kind), author_name=m.operator.display_name if m.operator else "",
         attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
                           for a in m.attachments),
-        choices=tuple(m.choices or ()), created_at=m.created_at)
+        choices=tuple(m.choices or ()), created_at=m.created_at,
+        reply_to=reply_to, references=references, subject=ticket.subject, ticket_number=ticket.number,
+        sender_name=(queue.title or queue.name) if queue else "")
+
+
+THREAD_REFERENCES = 20
+
+
+async def _thread_of(session, m: Message) -> tuple[str, tuple[str, ...]]:
+    """The platform id of the client's latest message before ``m`` and the ids of the ticket's earlier messages.
+
+    Channels that thread (email In-Reply-To and References) answer the client's latest real message
+    (not an auto-reply) and name the thread's first message and the latest ones.
+    """
+    rows = (await session.execute(
+        select(Message.external_id, Message.direction, Message.author_kind, Message.automated)
+        .where(Message.ticket_id == m.ticket_id, Message.id < m.id, Message.external_id.is_not(None))
+        .order_by(Message.id))).all()
+    ids, reply_to = [], ""
+    for external_id, direction, author_kind, automated in rows:
+        platform_id = external_id.removeprefix("out:") if direction == "out" else external_id
+        if author_kind in ("client", "bot", "operator"):
+            ids.append(platform_id)
+        if direction == "in" and author_kind == "client" and not automated:
+            reply_to = platform_id
+    if len(ids) > THREAD_REFERENCES:
+        ids = ids[:1] + ids[-(THREAD_REFERENCES - 1):]
+    return reply_to, tuple(dict.fromkeys(ids))
+
+
+async def channel_state(session, channel: str, key: str) -> dict | None:
+    """A channel's stored state value (an IMAP cursor), or None before the first write."""
+    row = await session.get(ChannelState, (channel, key))
+    return dict(row.value) if row is not None else None
 
 
 async def outbox_backlog(session) -> int:

@@ -1,0 +1,114 @@
+"""Which ticket an inbound message belongs to: the one it answers, its chat's open one, or a new one.
+
+The rules, for every channel alike:
+- A message that names earlier messages (``references``: email In-Reply-To and References) or a
+  ticket number (``[#1042]`` in a subject) belongs to that ticket, but only when its sender is the
+  ticket's client (the sender's identity belongs to the ticket's client, which covers verified,
+  merged identities). Anyone else's message never joins: it opens a ticket of its own that
+  records the ticket it mentioned.
+- Channels without explicit threads (chats) join the client's latest open ticket in that chat;
+  with explicit threads (email) a message that names nothing starts a new ticket. Automated
+  messages (auto-replies, bounces) fall back to the chat's latest ticket even then, so a storm of
+  them collapses into one ticket.
+- A resolved ticket is reopened by its client within ``desk.reopen_window_days`` of resolution;
+  later, a new ticket opens that links the old one. A closed ticket is never reopened.
+- Automated messages are stored but change no status: they never reopen a ticket nor count as the
+  client's answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.actions.context import Desk
+from bot.domain import InboundMessage, TicketStatus
+from bot.storage.models import AuditEvent, Message, Ticket, utcnow
+
+# A message to a ticket in these states may join it (a resolved one only within the reopen window).
+JOINABLE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.RESOLVED)
+MAX_REFERENCES = 50
+# Our own sent messages are stored with this prefix before the platform's id (see bot/outbox.py).
+OUTBOUND_PREFIX = "out:"
+
+
+@dataclass
+class Placement:
+    """Where a message goes: join ``ticket``, or open a new ticket linking ``previous`` / ``mentioned``."""
+
+    ticket: Ticket | None = None
+    previous: Ticket | None = None  # the same client's earlier ticket this one continues
+    mentioned: Ticket | None = None  # another client's ticket the message named; never joined
+
+
+async def place_message(desk: Desk, s, client_id: int, msg: InboundMessage) -> Placement:
+    """Decide the ticket of an inbound message from a client; reopens or answers it as the rules say."""
+    named = await _named_tickets(s, msg)
+    own = next((t for t in named if t.client_id == client_id), None)
+    if own is not None:
+        return _join_or_follow(desk, s, own, msg)
+    mentioned = named[0] if named else None
+    if not msg.explicit_threads or msg.automated:
+        latest = (await s.execute(
+            select(Ticket)
+            .where(Ticket.client_id == client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
+                   Ticket.status.in_([st.value for st in JOINABLE]))
+            .order_by(Ticket.id.desc()).limit(1)
+        )).scalar_one_or_none()
+        if latest is not None:
+            placement = _join_or_follow(desk, s, latest, msg)
+            placement.mentioned = mentioned
+            return placement
+    return Placement(mentioned=mentioned)
+
+
+async def _named_tickets(s, msg: InboundMessage) -> list[Ticket]:
+    """Tickets of this channel the message names, in preference order: nearest reference first, then the number."""
+    ticket_ids: list[int] = []
+    refs = [r for r in dict.fromkeys(msg.references) if r][:MAX_REFERENCES]
+    if refs:
+        rows = (await s.execute(
+            select(Message.external_id, Message.ticket_id)
+            .where(Message.channel == msg.channel,
+                   Message.external_id.in_(refs + [OUTBOUND_PREFIX + r for r in refs]))
+        )).all()
+        by_id = {external.removeprefix(OUTBOUND_PREFIX): ticket_id for external, ticket_id in rows}
+        ticket_ids += [by_id[r] for r in refs if r in by_id]
+    tickets = {}
+    if ticket_ids:
+        tickets = {t.id: t for t in (await s.execute(
+            select(Ticket).where(Ticket.id.in_(set(ticket_ids)), Ticket.channel == msg.channel))).scalars()}
+    ordered = [tickets[i] for i in dict.fromkeys(ticket_ids) if i in tickets]
+    if msg.ticket_number is not None and 0 < msg.ticket_number < 2 ** 62:
+        numbered = (await s.execute(
+            select(Ticket).where(Ticket.number == msg.ticket_number, Ticket.channel == msg.channel)
+        )).scalar_one_or_none()
+        if numbered is not None and numbered not in ordered:
+            ordered.append(numbered)
+    return ordered
+
+
+def _join_or_follow(desk: Desk, s, ticket: Ticket, msg: InboundMessage) -> Placement:
+    status = ticket.status
+    if status in (TicketStatus.NEW.value, TicketStatus.OPEN.value):
+        return Placement(ticket)
+    if status == TicketStatus.WAITING.value:
+        if not msg.automated:
+            ticket.status = TicketStatus.OPEN.value
+            s.add(AuditEvent(kind="client_answered", ticket_id=ticket.id, data={"by": "client"}))
+        return Placement(ticket)
+    if status == TicketStatus.RESOLVED.value and (msg.automated or within_reopen_window(desk, ticket)):
+        if not msg.automated:
+            ticket.status = TicketStatus.OPEN.value
+            ticket.resolved_at = None
+            s.add(AuditEvent(kind="ticket_reopened", ticket_id=ticket.id, data={"by": "client"}))
+        return Placement(ticket)
+    return Placement(previous=ticket)
+
+
+def within_reopen_window(desk: Desk, ticket: Ticket) -> bool:
+    """Whether the client's message may still reopen this resolved ticket."""
+    if ticket.resolved_at is None:
+        return True
+    return utcnow() - ticket.resolved_at <= timedelta(days=desk.settings.desk.reopen_window_days)
