@@ -112,6 +112,9 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
     setup_ops(app)
     setup_api(app)
     setup_console(app)
+    from bot.feedback.setup import setup_feedback
+
+    setup_feedback(app)
     for adapter in adapters.values():
         if isinstance(adapter, WebRoutes):
             app.router.add_routes(adapter.routes())

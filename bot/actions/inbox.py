@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
+from bot.actions.surveys import survey_reply_for, take_survey_reply
 from bot.actions.threads import place_message
 from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
 from bot.events import MessageEdited, MessageReceived
@@ -59,7 +60,12 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
         return Receipt(stored.id, stored.ticket_id, public_id, number, duplicate=True)
 
     identity = await _identity(s, msg)
-    ticket, new_ticket = await _ticket_for(desk, s, identity, msg)
+    # A survey answer (or its comment) joins the resolved ticket it answers without reopening it.
+    survey_reply = await survey_reply_for(s, identity.client_id, msg) if desk.settings.feedback.survey.enabled else None
+    if survey_reply is not None:
+        ticket, new_ticket = survey_reply.ticket, False
+    else:
+        ticket, new_ticket = await _ticket_for(desk, s, identity, msg)
     now = utcnow()
     message = Message(
         ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
@@ -78,6 +84,8 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
     if not ticket.language and msg.locale_hint:
         ticket.language = msg.locale_hint[:8]
     s.add(AuditEvent(kind="message_received", ticket_id=ticket.id, data={"message_id": message.id, "channel": msg.channel}))
+    if survey_reply is not None:
+        await take_survey_reply(unit, desk.settings, survey_reply)
     unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket,
                                        automated=msg.automated))
     return Receipt(message.id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)

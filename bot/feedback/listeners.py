@@ -1,0 +1,37 @@
+"""Small listeners that hand feedback work to actions: complaints from the complaints queue."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from bot.actions.complaints import complaint_from_desk
+from bot.actions.context import Desk
+from bot.events import TicketChanged
+from bot.storage.models import Complaint, Queue, Ticket
+
+logger = logging.getLogger(__name__)
+# Ticket changes that can put a ticket into a queue; "transferred" is an operator's doing, the rest the router's.
+PLACING = {"transferred": "operator"}
+
+
+def complaints_queue_listener(desk: Desk):
+    """A ticket that lands in the configured complaints queue becomes a registered complaint."""
+    queue_name = desk.settings.feedback.complaints.queue
+
+    async def on_ticket_changed(event: TicketChanged) -> None:
+        if not queue_name or event.what in ("replied", "resolved", "reopened", "assigned") or event.ticket_id is None:
+            return
+        async with desk.sessions() as s:
+            in_queue = (await s.execute(
+                select(Ticket.id).join(Queue, Queue.id == Ticket.queue_id)
+                .where(Ticket.id == event.ticket_id, Queue.name == queue_name))).first()
+            if not in_queue:
+                return
+            if (await s.execute(select(Complaint.id).where(Complaint.ticket_id == event.ticket_id,
+                                                           Complaint.status != "closed").limit(1))).first():
+                return
+        reference = await complaint_from_desk(desk, event.ticket_id, PLACING.get(event.what, "router"))
+        logger.info("ticket %s reached the %s queue: complaint %s", event.ticket_id, queue_name, reference)
+
+    return on_ticket_changed

@@ -1,0 +1,72 @@
+"""The feedback worker: sends due surveys, keeps segments fresh, mails scheduled digests.
+
+All of its work is durable rows with due times (surveys, digest deliveries), so a restart loses
+nothing; the bus only wakes it early. Each pass can be run by hand with an explicit `now` (tests).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from bot.actions.context import Desk
+from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surveys
+from bot.events import TicketResolved
+from bot.storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 15.0
+
+
+class FeedbackWorker:
+    """One task per process; several processes share the rows safely (row locks, unique keys)."""
+
+    def __init__(self, desk: Desk, public_url: str, *, passes: tuple = ()):
+        self.desk = desk
+        self.public_url = public_url
+        self.passes = passes  # more periodic work: async callables taking (desk, now)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def on_ticket_resolved(self, event: TicketResolved) -> None:
+        """Plan the survey at once; the worker sends it when due (at once when the delay is 0)."""
+        if await schedule_survey(self.desk, event.ticket_id) is not None:
+            self._wake.set()
+
+    async def start(self) -> None:
+        self.desk.bus.subscribe(TicketResolved, self.on_ticket_resolved)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="feedback")
+
+    async def stop(self) -> None:
+        self.desk.bus.unsubscribe(TicketResolved, self.on_ticket_resolved)
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """One pass: plan missed surveys, send due ones, then the other periodic work; returns surveys handled."""
+        now = now or utcnow()
+        await schedule_missed(self.desk, now)
+        handled = await send_due_surveys(self.desk, self.public_url, now)
+        for work in self.passes:
+            try:
+                await work(self.desk, now)
+            except Exception:
+                logger.exception("feedback pass %s failed", getattr(work, "__name__", work))
+        return handled
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                logger.exception("feedback pass failed; retrying shortly")
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
