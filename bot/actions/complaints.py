@@ -58,6 +58,9 @@ async def register_complaint(unit: Unit, settings: Settings, ticket: Ticket, *, 
     (``False``: nothing new, no second acknowledgement).
     """
     s, config, now = unit.session, settings.feedback.complaints, now or utcnow()
+    # A write first: it serializes registrations of one ticket on SQLite (write lock) and PostgreSQL (row lock).
+    await s.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=Ticket.updated_at)
+                    .execution_options(synchronize_session=False))
     existing = (await s.execute(select(Complaint).where(Complaint.ticket_id == ticket.id, Complaint.status != "closed")
                                 .order_by(Complaint.id.desc()).limit(1))).scalar_one_or_none()
     if existing is not None:

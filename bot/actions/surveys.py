@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.complaints import register_complaint
@@ -119,6 +119,10 @@ async def _skip_reason(s, settings: Settings, survey: Survey, ticket: Ticket, no
     if config.skip_audit_kinds and (await s.execute(select(AuditEvent.id).where(
             AuditEvent.ticket_id == ticket.id, AuditEvent.kind.in_(config.skip_audit_kinds)).limit(1))).first():
         return "spam_or_auto_reply"
+    from_person = (await s.execute(select(Message.id).where(
+        Message.ticket_id == ticket.id, Message.direction == "in", Message.automated.is_(False)).limit(1))).first()
+    if not from_person:
+        return "spam_or_auto_reply"
     answered = (await s.execute(select(Message.id).where(
         Message.ticket_id == ticket.id, Message.direction == "out", Message.author_kind.in_(("operator", "bot"))).limit(1))).first()
     if not answered:
@@ -139,10 +143,14 @@ async def _send_one(desk: Desk, survey_id: int, public_url: str, now: datetime) 
     settings = desk.settings
     async with unit_of_work(desk) as unit:
         s = unit.session
-        survey = (await s.execute(select(Survey).where(Survey.id == survey_id, Survey.status == "scheduled")
-                                  .with_for_update(skip_locked=True))).scalar_one_or_none()
-        if survey is None:  # another process took it
+        # The claim is a conditional write: it takes SQLite's write lock or PostgreSQL's row lock, so
+        # of two workers that both saw the survey due, exactly one goes on.
+        claimed = (await s.execute(update(Survey).where(Survey.id == survey_id, Survey.status == "scheduled")
+                                   .values(status="sending").execution_options(synchronize_session=False))).rowcount
+        if not claimed:  # another worker took it
             return
+        survey = (await s.execute(select(Survey).where(Survey.id == survey_id)
+                                  .execution_options(populate_existing=True))).scalar_one()
         ticket = (await s.execute(select(Ticket).where(Ticket.id == survey.ticket_id).with_for_update())).scalar_one()
         if ticket.status not in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value):
             survey.status = "cancelled"  # reopened: planned again at the next resolve

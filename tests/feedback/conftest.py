@@ -87,7 +87,8 @@ async def client_writes(desk: Desk, text: str, *, user: str = "client-1", channe
     _seq += 1
     return await receive_message(desk, InboundMessage(
         channel=channel, user_id=user, chat_id=user, message_id=f"{user}:{_seq}", text=text,
-        sent_at=datetime.now(timezone.utc), button_payload=payload, locale_hint=locale, user_name=user.title()))
+        sent_at=datetime.now(timezone.utc), button_payload=payload, locale_hint=locale, user_name=user.title(),
+        explicit_threads=channel == MAIL))  # like email: a message that names no ticket opens a new one
 
 
 async def resolved_ticket(desk: Desk, viewer, text: str = "Where is my parcel?", **kw) -> int:
