@@ -112,6 +112,8 @@ class DemoOperator(_Section):
     role: Literal["operator", "supervisor", "manager", "admin"] = "operator"
     queues: tuple[Name, ...] = ()
     languages: tuple[Language, ...] = ("en",)
+    capacity: dict[str, Annotated[int, Field(ge=0, le=1000)]] = {}  # channel -> tickets at once; empty: router.assignment.default_capacity
+    levels: dict[Name, Annotated[int, Field(ge=1, le=9)]] = {}  # queue -> level (1: first line); unlisted queues: 1
 
 
 class CannedResponse(_Section):
@@ -171,6 +173,54 @@ class RoutingRuleSettings(_Section):
         return self
 
 
+class QueueRoutingSettings(_Section):
+    """`[router.queues.NAME]`: how one queue hands its tickets to operators (queue -> operator)."""
+
+    strategy: Literal["least_busy", "round_robin", "sticky", "manual"] = "least_busy"
+    least_busy_by: Literal["count", "share"] = "count"
+    language_required: bool = True
+    max_level: int | None = Field(None, ge=1, le=9)
+    offer_timeout_seconds: float = Field(0.0, ge=0)
+    offer_channels: tuple[str, ...] = ()
+    step_timeout_seconds: float = Field(0.0, ge=0)
+    on_step_timeout: Literal["relax", "fallback", "relax_then_fallback"] = "relax"
+    fallback_queue: Name | None = None
+    overflow_queue: Name | None = None
+    sticky_window_hours: float = Field(72.0, ge=0)
+
+
+SlaAction = Literal["notify", "raise_priority", "overflow"]
+Minutes = Annotated[float, Field(gt=0)]
+
+
+class SlaTargetSettings(_Section):
+    """One `[[router.sla.targets]]` row; for each clock the most specific row that sets it wins."""
+
+    queue: Annotated[str, Field(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,47})$")] = "*"
+    priority: Literal["*", "low", "normal", "high", "urgent"] = "*"
+    first_response_minutes: Minutes | None = None
+    next_response_minutes: Minutes | None = None
+    resolution_minutes: Minutes | None = None
+
+
+class SlaSettings(_Section):
+    """SLA targets and what happens when a ticket turns yellow or red."""
+
+    business_hours: bool = True  # count in router.business_hours; false: round the clock
+    yellow_share: float = Field(0.75, gt=0.0, lt=1.0)
+    on_yellow: tuple[SlaAction, ...] = ("notify",)
+    on_red: tuple[SlaAction, ...] = ("notify", "raise_priority")
+    targets: tuple[SlaTargetSettings, ...] = ()
+
+
+class AssignmentSettings(_Section):
+    """Operators' presence and default capacity; the routing worker's pace."""
+
+    presence_grace_seconds: float = Field(120.0, ge=0)
+    default_capacity: dict[str, Annotated[int, Field(ge=0, le=1000)]] = {"*": 5}
+    poll_seconds: float = Field(5.0, gt=0, le=300)
+
+
 class RouterSettings(_Section):
     """Text -> queue: rules first, then the classifier; unsure decisions go to the triage queue."""
 
@@ -179,6 +229,9 @@ class RouterSettings(_Section):
     triage_queue: Name | None = None  # None: desk.default_queue
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     rules: tuple[RoutingRuleSettings, ...] = ()
+    assignment: AssignmentSettings = AssignmentSettings()
+    queues: dict[Name, QueueRoutingSettings] = {}
+    sla: SlaSettings = SlaSettings()
 
 
 FormField = Literal["order_number", "email"]
@@ -277,6 +330,23 @@ class Settings(_Section):
         rule_names = [r.name for r in self.router.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("router.rules: each rule name may appear once")
+        for name, policy in self.router.queues.items():
+            if name not in names:
+                raise ValueError(f"router.queues.{name}: {name!r} is not one of the queues {names}")
+            for key in ("fallback_queue", "overflow_queue"):
+                target = getattr(policy, key)
+                if target is not None and (target not in names or target == name):
+                    raise ValueError(f"router.queues.{name}.{key}: {target!r} is not another of the queues {names}")
+            if policy.on_step_timeout != "relax" and policy.step_timeout_seconds and not policy.fallback_queue:
+                raise ValueError(f"router.queues.{name}.fallback_queue: on_step_timeout = "
+                                 f"{policy.on_step_timeout!r} needs a fallback queue")
+        for i, target in enumerate(self.router.sla.targets):
+            if target.queue != "*" and target.queue not in names:
+                raise ValueError(f"router.sla.targets.{i}.queue: {target.queue!r} is not one of the queues {names}")
+        for i, op in enumerate(self.demo_operators):
+            stray = set(op.levels) - set(op.queues)
+            if stray:
+                raise ValueError(f"demo_operators.{i}.levels: not among the operator's queues: {sorted(stray)}")
         return self
 
     @property

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
-    TypeDecorator, UniqueConstraint,
+    TypeDecorator, UniqueConstraint, false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -43,6 +43,8 @@ operator_queues = Table(
     Base.metadata,
     Column("operator_id", ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
     Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+    # 1 is the queue's first line; higher levels are backup and get tickets when the first line is full.
+    Column("level", Integer, nullable=False, default=1, server_default="1"),
 )
 
 
@@ -71,6 +73,12 @@ class Operator(Base):
     languages: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Routing: presence set in the console, the console's last sign of life, capacity per channel.
+    status: Mapped[str] = mapped_column(String(16), default="offline", server_default="offline")
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    capacity: Mapped[dict] = mapped_column(JSON, default=dict)  # channel -> tickets at once; empty: config default
+    last_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
     queues: Mapped[list[Queue]] = relationship(secondary=operator_queues, lazy="raise")
 
 
@@ -82,6 +90,7 @@ class Client(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")  # verified number only
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)  # personal manager
     identities: Mapped[list["ChannelIdentity"]] = relationship(back_populates="client", lazy="raise")
 
 
@@ -108,6 +117,8 @@ class Ticket(Base):
         Index("ix_tickets_queue_status", "queue_id", "status"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_client_channel", "client_id", "channel", "chat_id"),
+        Index("ix_tickets_routed_at", "routed_at"),
+        Index("ix_tickets_offer_expires_at", "offer_expires_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -131,9 +142,20 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     # When self-service let go of the ticket (or never held it, with the bot off): the router's marker.
     handed_off_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # Routing. routed_at: the router has placed it (a crash between hand-off and routing leaves it
+    # NULL for the worker's next pass); queued_at: it entered its current queue or step; an offer
+    # reserves it for one operator until it expires; version grows with every routing write, so
+    # a decision made on a stale read never lands.
+    routed_at: Mapped[datetime | None] = mapped_column(default=None)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    relaxed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     client: Mapped[Client] = relationship(lazy="raise")
     queue: Mapped[Queue] = relationship(lazy="raise")
-    assignee: Mapped[Operator | None] = relationship(lazy="raise")
+    assignee: Mapped[Operator | None] = relationship(lazy="raise", foreign_keys=[assignee_id])
 
 
 class Message(Base):
@@ -405,3 +427,88 @@ class UnansweredQuestion(Base):
     article: Mapped[str] = mapped_column(String(200), default="")  # the best candidate, if any
     score: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- routing: decisions and corrections, offers, SLA, notifications ---
+
+
+class RoutingDecision(Base):
+    """Why a ticket went to its queue (rule, or classifier label and confidence), and any correction.
+
+    A correction (a transfer before the first operator reply, or a "wrong queue" mark) makes the
+    stored text a labelled example for `helpline router train --from-history`.
+    """
+
+    __tablename__ = "routing_decisions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    queue: Mapped[str] = mapped_column(String(48))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    rule: Mapped[str | None] = mapped_column(String(48), default=None)
+    label: Mapped[str | None] = mapped_column(String(48), default=None)
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    corrected_queue: Mapped[str | None] = mapped_column(String(48), default=None)
+    correction: Mapped[str] = mapped_column(String(16), default="")  # "", "transfer", "wrong_queue"
+    corrected_at: Mapped[datetime | None] = mapped_column(default=None)
+    corrected_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+
+
+class OfferRefusal(Base):
+    """An operator who rejected an offered ticket or let the offer expire: not asked again this step."""
+
+    __tablename__ = "offer_refusals"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # rejected, expired
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketSla(Base):
+    """The last computed SLA light of an open ticket, for lists; the clocks themselves are recomputed."""
+
+    __tablename__ = "ticket_sla"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, default=0)  # 0 green, 1 yellow, 2 red when computed
+    clock: Mapped[str] = mapped_column(String(24), default="")
+    yellow_at: Mapped[datetime | None] = mapped_column(default=None)
+    red_at: Mapped[datetime | None] = mapped_column(default=None)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaDeadline(Base):
+    """A yellow or red step of a ticket's SLA clock, due at a time; the routing worker takes due rows."""
+
+    __tablename__ = "sla_deadlines"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "key"),
+        Index("ix_sla_deadlines_due", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))  # clock, cycle start and level: fires once
+    clock: Mapped[str] = mapped_column(String(24))
+    level: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column()
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, fired, skipped, void
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Notification(Base):
+    """Something the console shows one operator (an SLA escalation for a queue's supervisors)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_operator", "operator_id", "read_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), default=None)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,138 @@
+"""The routing worker: places handed-off tickets, hands out backlogs, moves offers and steps on, fires SLA steps.
+
+Listeners react at once after a commit (a hand-off, a freed seat, a new message); the loop's pass
+does the same work from the rows themselves, so whatever a crash interrupted is picked up on the
+next pass. Every step is safe to run in several processes at once: rows are taken with
+`SKIP LOCKED` on PostgreSQL and written with conditional updates (bot/actions/assignment.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.actions.assignment import (
+    apply_step_timeouts, assign_backlog, assign_ticket, expire_offers, expire_presence, mark_present, requeue,
+)
+from bot.actions.context import Desk
+from bot.actions.routing import route_ticket, tickets_to_route
+from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla
+from bot.events import MessageReceived, TicketChanged, TicketHandedOff
+from bot.routing_settings import self_service_holds_new_tickets
+from bot.storage.models import Ticket, utcnow
+from router.routing import TicketRouter
+
+logger = logging.getLogger(__name__)
+# Changes that may free a seat or put a ticket back in a queue: look at the backlogs again.
+WAKE_ON = {"resolved", "reopened", "transferred", "offer_rejected", "offer_expired", "returned", "step_relax",
+           "step_fallback", "operator_online", "operator_away", "operator_offline", "sla_yellow", "sla_red"}
+# Changes after which the SLA clocks read differently.
+RESYNC_ON = {"replied", "resolved", "reopened", "transferred", "client_answered"}
+
+
+class RoutingWorker:
+    """One per process; `run_once(now)` is the whole durable pass (tests call it with their own clock)."""
+
+    def __init__(self, desk: Desk, router: TicketRouter | None = None,
+                 present: Callable[[], Iterable[int]] = lambda: ()):
+        self.desk = desk
+        self.router = router
+        self.present = present
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_message),
+                               (TicketChanged, self._on_changed))
+        for event_type, listener in self._subscriptions:
+            desk.bus.subscribe(event_type, listener)
+
+    # --- listeners: react right after a commit ---
+
+    async def _on_handed_off(self, event: TicketHandedOff) -> None:
+        await self.place(event.ticket_id)
+
+    async def _on_message(self, event: MessageReceived) -> None:
+        if event.new_ticket and not self_service_holds_new_tickets(self.desk.settings):
+            await self.place(event.ticket_id)
+        else:
+            await sync_ticket_sla(self.desk, event.ticket_id)
+
+    async def _on_changed(self, event: TicketChanged) -> None:
+        if event.ticket_id is not None and event.what == "transferred":
+            await requeue(self.desk, event.ticket_id)
+        if event.ticket_id is not None and event.what in RESYNC_ON:
+            await sync_ticket_sla(self.desk, event.ticket_id)
+        if event.what in WAKE_ON:
+            self._wake.set()
+
+    async def place(self, ticket_id: int, now: datetime | None = None) -> None:
+        """Route a handed-off ticket and try to give it to an operator at once."""
+        if self.router is None:  # the model is still loading: the pass after it loads routes it
+            self._wake.set()
+            return
+        await route_ticket(self.desk, self.router, ticket_id, now)
+        await assign_ticket(self.desk, ticket_id, now)
+
+    # --- the durable pass ---
+
+    async def run_once(self, now: datetime | None = None) -> datetime | None:
+        """Do everything that is due at `now`; returns when something will next be due (None: nothing known)."""
+        now = now or utcnow()
+        await mark_present(self.desk, self.present(), now)
+        await expire_presence(self.desk, now)
+        if self.router is not None:
+            for ticket_id in await tickets_to_route(self.desk):
+                await route_ticket(self.desk, self.router, ticket_id, now)
+        await expire_offers(self.desk, now)
+        await apply_step_timeouts(self.desk, now)
+        await assign_backlog(self.desk, now)
+        await reconcile(self.desk, now)
+        await fire_due(self.desk, now)
+        return await self._next_moment()
+
+    async def _next_moment(self) -> datetime | None:
+        async with self.desk.sessions() as s:
+            offer = (await s.execute(select(func.min(Ticket.offer_expires_at))
+                                     .where(Ticket.offered_to_id.is_not(None)))).scalar_one()
+        deadline = await next_due(self.desk)
+        return min((m for m in (offer, deadline) if m is not None), default=None)
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="routing")
+
+    async def stop(self) -> None:
+        for event_type, listener in self._subscriptions:
+            self.desk.bus.unsubscribe(event_type, listener)
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        poll = self.desk.settings.router.assignment.poll_seconds
+        while True:
+            self._wake.clear()
+            try:
+                upcoming = await self.run_once()
+            except Exception:
+                logger.exception("routing pass failed; retrying shortly")
+                upcoming = None
+            # Sleep until the next due moment, but never longer than the poll interval: a wall-clock
+            # jump is noticed within one interval, and due rows are compared with the clock anew.
+            timeout = poll
+            if upcoming is not None:
+                timeout = min(poll, max(0.05, (upcoming - utcnow()).total_seconds()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,206 @@
+"""Read queries of routing: operator snapshots for assignment, backlogs, timelines, the console's SLA views."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+
+from bot.storage.models import (
+    AuditEvent, Client, Message, Notification, OfferRefusal, Operator, Queue, RoutingDecision, Ticket, TicketSla,
+    operator_queues,
+)
+from router.assign import ONLINE
+from router.sla import CLIENT, REOPEN, REPLY, RESOLVE, START, TimelineEvent
+
+OPEN_STATUSES = ("new", "open", "waiting")
+ASSIGNABLE_STATUSES = ("new", "open")
+PRIORITY_ORDER = case((Ticket.priority == "urgent", 3), (Ticket.priority == "high", 2),
+                      (Ticket.priority == "low", 0), else_=1)
+
+
+def waiting_since():
+    return func.coalesce(Ticket.handed_off_at, Ticket.created_at)
+
+
+def assignable(now: datetime):
+    """Tickets the router may hand out now: placed, open, nobody holds or is being offered them."""
+    return and_(Ticket.routed_at.is_not(None), Ticket.assignee_id.is_(None),
+                Ticket.status.in_(ASSIGNABLE_STATUSES),
+                or_(Ticket.offered_to_id.is_(None), Ticket.offer_expires_at <= now))
+
+
+def present(now: datetime, grace_seconds: float):
+    """Operators who are online and whose console was seen within the grace time (0: no grace check)."""
+    condition = and_(Operator.active.is_(True), Operator.status == ONLINE)
+    if grace_seconds > 0:
+        condition = and_(condition, Operator.seen_at >= now - timedelta(seconds=grace_seconds))
+    return condition
+
+
+async def operator_rows(session, queue_id: int, now: datetime, grace_seconds: float) -> list[tuple]:
+    """(id, level, languages, capacity, last_assigned_at) of present operators of a queue."""
+    rows = await session.execute(
+        select(Operator.id, operator_queues.c.level, Operator.languages, Operator.capacity, Operator.last_assigned_at)
+        .join(operator_queues, operator_queues.c.operator_id == Operator.id)
+        .where(operator_queues.c.queue_id == queue_id, present(now, grace_seconds)))
+    return [tuple(r) for r in rows]
+
+
+async def loads(session, now: datetime, operator_ids=None, queue_id: int | None = None) -> dict[int, dict[str, int]]:
+    """Tickets each operator holds or is being offered, per channel (the capacity they use)."""
+    held = select(Ticket.assignee_id, Ticket.channel, func.count()).where(
+        Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+    offered = select(Ticket.offered_to_id, Ticket.channel, func.count()).where(
+        Ticket.offered_to_id.is_not(None), Ticket.assignee_id.is_(None), Ticket.offer_expires_at > now)
+    if queue_id is not None:
+        members = select(operator_queues.c.operator_id).where(operator_queues.c.queue_id == queue_id)
+        held, offered = held.where(Ticket.assignee_id.in_(members)), offered.where(Ticket.offered_to_id.in_(members))
+    if operator_ids is not None:
+        held = held.where(Ticket.assignee_id.in_(list(operator_ids)))
+        offered = offered.where(Ticket.offered_to_id.in_(list(operator_ids)))
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for query, column in ((held, Ticket.assignee_id), (offered, Ticket.offered_to_id)):
+        for op_id, channel, count in await session.execute(query.group_by(column, Ticket.channel)):
+            result[op_id][channel] = result[op_id].get(channel, 0) + count
+    return result
+
+
+async def refused_by(session, ticket_id: int, since: datetime | None) -> frozenset[int]:
+    query = select(OfferRefusal.operator_id).where(OfferRefusal.ticket_id == ticket_id)
+    if since is not None:
+        query = query.where(OfferRefusal.at >= since)
+    return frozenset(r[0] for r in await session.execute(query))
+
+
+async def previous_operators(session, ticket: Ticket, window_seconds: float, now: datetime) -> tuple[int, ...]:
+    """Sticky candidates: the client's last operator within the window, then their personal manager."""
+    found: list[int] = []
+    last = (await session.execute(
+        select(Ticket.assignee_id).where(Ticket.client_id == ticket.client_id, Ticket.id != ticket.id,
+                                         Ticket.assignee_id.is_not(None),
+                                         Ticket.updated_at >= now - timedelta(seconds=window_seconds))
+        .order_by(Ticket.updated_at.desc()).limit(1))).scalar_one_or_none()
+    if last is not None:
+        found.append(last)
+    manager = (await session.execute(select(Client.manager_id).where(Client.id == ticket.client_id))).scalar_one_or_none()
+    if manager is not None and manager not in found:
+        found.append(manager)
+    return tuple(found)
+
+
+async def backlog_ids(session, queue_id: int, now: datetime, limit: int = 50, after: tuple | None = None) -> list[int]:
+    """Assignable tickets of a queue in the order they are served: priority, then waiting time."""
+    rows = await session.execute(
+        select(Ticket.id).where(Ticket.queue_id == queue_id, assignable(now))
+        .order_by(PRIORITY_ORDER.desc(), waiting_since(), Ticket.id).limit(limit))
+    return [r[0] for r in rows]
+
+
+async def first_reply_at(session, ticket_id: int) -> datetime | None:
+    return (await session.execute(
+        select(func.min(Message.created_at)).where(Message.ticket_id == ticket_id, Message.direction == "out",
+                                                   Message.author_kind == "operator"))).scalar_one()
+
+
+async def timeline(session, ticket: Ticket) -> list[TimelineEvent]:
+    """A ticket's SLA timeline: hand-off, client messages, operator replies, resolutions, reopenings."""
+    events: list[TimelineEvent] = []
+    start = ticket.handed_off_at or ticket.routed_at
+    if start is not None:
+        events.append(TimelineEvent(start, START))
+    rows = await session.execute(
+        select(Message.created_at, Message.direction, Message.author_kind).where(Message.ticket_id == ticket.id))
+    for at, direction, author in rows:
+        if direction == "in" and author == "client":
+            events.append(TimelineEvent(at, CLIENT))
+        elif direction == "out" and author == "operator":
+            events.append(TimelineEvent(at, REPLY))
+    audits = await session.execute(select(AuditEvent.at, AuditEvent.kind).where(
+        AuditEvent.ticket_id == ticket.id, AuditEvent.kind.in_(("resolved", "reopened"))))
+    for at, kind in audits:
+        events.append(TimelineEvent(at, RESOLVE if kind == "resolved" else REOPEN))
+    if ticket.status in ("resolved", "closed"):
+        events.append(TimelineEvent(ticket.resolved_at or ticket.updated_at, RESOLVE))
+    return events
+
+
+async def ticket_lights(session, ticket_ids: list[int]) -> dict[int, TicketSla]:
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(select(TicketSla).where(TicketSla.ticket_id.in_(ticket_ids)))
+    return {r.ticket_id: r for r in rows.scalars()}
+
+
+async def open_lights_per_queue(session, queue_ids) -> dict[int, list[TicketSla]]:
+    """The stored lights of the open tickets of each queue."""
+    rows = await session.execute(
+        select(Ticket.queue_id, TicketSla).join(TicketSla, TicketSla.ticket_id == Ticket.id)
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.queue_id.in_(list(queue_ids) or [-1])))
+    found: dict[int, list[TicketSla]] = defaultdict(list)
+    for queue_id, sla in rows:
+        found[queue_id].append(sla)
+    return found
+
+
+async def unread_notifications(session, operator_id: int, limit: int = 50) -> list[Notification]:
+    rows = await session.execute(select(Notification).where(Notification.operator_id == operator_id,
+                                                            Notification.read_at.is_(None))
+                                 .order_by(Notification.id.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def recent_notifications(session, operator_id: int, limit: int = 100) -> list[tuple[Notification, int | None]]:
+    rows = await session.execute(
+        select(Notification, Ticket.number).outerjoin(Ticket, Ticket.id == Notification.ticket_id)
+        .where(Notification.operator_id == operator_id).order_by(Notification.id.desc()).limit(limit))
+    return [tuple(r) for r in rows]
+
+
+async def queue_ids_by_name(session) -> dict[str, int]:
+    return {name: qid for qid, name in await session.execute(select(Queue.id, Queue.name))}
+
+
+async def corrections(session) -> list[tuple[int, str, str, str, str, str]]:
+    """(ticket id, decided queue, corrected queue, how, text, language) for every corrected routing decision.
+
+    A "wrong queue" mark is stored on the decision. A transfer between queues counts when it
+    happened before the first operator reply; the last such transfer names the right queue.
+    """
+    queue_names = {qid: name for name, qid in (await queue_ids_by_name(session)).items()}
+    latest = select(func.max(RoutingDecision.id)).group_by(RoutingDecision.ticket_id)
+    decisions = list((await session.execute(
+        select(RoutingDecision).where(RoutingDecision.id.in_(latest)))).scalars())
+    by_ticket = {d.ticket_id: d for d in decisions}
+    replies = dict((await session.execute(
+        select(Message.ticket_id, func.min(Message.created_at))
+        .where(Message.direction == "out", Message.author_kind == "operator").group_by(Message.ticket_id))).all())
+    moved: dict[int, str] = {}
+    transfers = await session.execute(
+        select(AuditEvent.ticket_id, AuditEvent.at, AuditEvent.data).where(AuditEvent.kind == "transferred")
+        .order_by(AuditEvent.at, AuditEvent.id))
+    for ticket_id, at, data in transfers:
+        decision = by_ticket.get(ticket_id)
+        if decision is None or at < decision.decided_at:
+            continue
+        first_reply = replies.get(ticket_id)
+        to_queue = queue_names.get((data or {}).get("to_queue_id"))
+        if to_queue and (first_reply is None or at <= first_reply):
+            moved[ticket_id] = to_queue
+    found = []
+    for d in decisions:
+        if d.correction == "wrong_queue" and d.corrected_queue:
+            found.append((d.ticket_id, d.queue, d.corrected_queue, "wrong_queue", d.text, d.language))
+        elif d.ticket_id in moved and moved[d.ticket_id] != d.queue:
+            found.append((d.ticket_id, d.queue, moved[d.ticket_id], "transfer", d.text, d.language))
+    return found
+
+
+async def decisions_per_queue(session) -> dict[str, int]:
+    rows = await session.execute(select(RoutingDecision.queue, func.count()).group_by(RoutingDecision.queue))
+    return dict(rows.all())
+
+
+async def latest_decision(session, ticket_id: int) -> RoutingDecision | None:
+    return (await session.execute(select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id)
+                                  .order_by(RoutingDecision.id.desc()).limit(1))).scalar_one_or_none()
