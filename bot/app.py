@@ -36,6 +36,12 @@ def build_adapters(settings: Settings, gateway: DeskGateway) -> dict[str, Channe
 
         chat = WebchatChannel(settings.channels.webchat, gateway, trusted_proxies=settings.web.trusted_proxies)
         adapters[chat.name] = chat
+    if settings.channels.email is not None and settings.channels.email.enabled:
+        from channels.email.adapter import EmailChannel
+
+        mail = EmailChannel(settings.channels.email, gateway, desk_name=settings.desk.name,
+                            max_attachment_bytes=settings.attachments.max_bytes)
+        adapters[mail.name] = mail
     return adapters
 
 

@@ -1,0 +1,1 @@
+"""The email channel: IMAP mailboxes and a built-in SMTP receiver in, SMTP replies out."""
