@@ -121,6 +121,9 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
     from bot.feedback.setup import setup_feedback
 
     setup_feedback(app)
+    from bot.dialogue.setup import setup_self_service
+
+    setup_self_service(app)
     for adapter in adapters.values():
         if isinstance(adapter, WebRoutes):
             app.router.add_routes(adapter.routes())

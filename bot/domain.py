@@ -154,6 +154,7 @@ class ConversationEntry:
     created_at: datetime
     external_id: str = ""  # the channel's id of an inbound message (the web chat's client id)
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    choices: tuple[str, ...] = ()  # quick replies offered with a bot message (shown again on resume)
 
 
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)

@@ -186,7 +186,8 @@ def _entry(m: Message, author_name: str) -> ConversationEntry:
         id=m.id, direction=Direction(m.direction), author_kind=AuthorKind(m.author_kind), author_name=author_name,
         text=m.text, created_at=m.created_at, external_id=m.external_id or "",
         attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
-                          for a in m.attachments))
+                          for a in m.attachments),
+        choices=tuple(m.choices or ()))
 
 
 async def conversation(session, channel: str, chat_id: str, after_id: int = 0, limit: int = 500) -> list[ConversationEntry]:

@@ -199,10 +199,13 @@ def entry_frame(entry: ConversationEntry, visitor: str) -> dict:
     """A stored message as the visitor's widget shows it; their own carry the client id they chose."""
     prefix = f"{visitor}:"
     own = entry.direction is Direction.INBOUND and entry.external_id.startswith(prefix)
-    return {"type": "message", "message_id": entry.id,
-            "client_id": entry.external_id[len(prefix):] if own else None,
-            "author": entry.author_kind.value, "author_name": entry.author_name, "text": entry.text,
-            "created_at": _iso(entry.created_at), "attachments": _files(entry.attachments)}
+    frame = {"type": "message", "message_id": entry.id,
+             "client_id": entry.external_id[len(prefix):] if own else None,
+             "author": entry.author_kind.value, "author_name": entry.author_name, "text": entry.text,
+             "created_at": _iso(entry.created_at), "attachments": _files(entry.attachments)}
+    if entry.choices:
+        frame["choices"] = list(entry.choices)  # so the buttons survive a reload
+    return frame
 
 
 def outbound_frame(message: OutboundMessage) -> dict:

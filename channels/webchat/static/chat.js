@@ -59,6 +59,7 @@
     reportedSeen: 0,
     pending: storedJson('pending', []), // [{id, text, name, email, payload}] not acked yet
     socket: null, synced: false, attempt: 0, reconnectTimer: null, pingTimer: null, pongTimer: null,
+    choicesFor: 0, // the message whose quick replies are shown
     visible: !EMBED, unread: 0, typingTimer: null, lastTyping: 0, noticeTimer: null,
     blobs: {} // attachment id -> object URL
   };
@@ -238,9 +239,13 @@
     });
   }
 
+  /* Quick replies belong to the latest message only: a newer message (the visitor's answer, a
+   * reply, the replay after a reload) removes them. */
   function renderChoices(li, choices) {
     Array.prototype.forEach.call(els.messages.querySelectorAll('.hl-choices'), function (old) { old.remove(); });
+    state.choicesFor = 0;
     if (!choices || !choices.length) { return; }
+    state.choicesFor = parseInt(li.getAttribute('data-message-id'), 10) || 0;
     var box = element('div', 'hl-choices');
     choices.forEach(function (choice) {
       var button = element('button', 'hl-choice', choice);
@@ -271,7 +276,11 @@
     time.textContent = formatTime(frame.created_at);
     time.dateTime = frame.created_at || '';
     if (frame.author === 'client') { setItemState(li, 'sent'); }
-    if (frame.choices && frame.choices.length) { renderChoices(li, frame.choices); }
+    if (frame.choices && frame.choices.length) {
+      renderChoices(li, frame.choices);
+    } else if (state.choicesFor && frame.message_id > state.choicesFor) {
+      renderChoices(li, null);
+    }
     place(li);
     state.lastSeen = Math.max(state.lastSeen, frame.message_id);
     if (frame.author !== 'client') {

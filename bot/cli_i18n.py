@@ -1,0 +1,87 @@
+"""`helpline i18n check|extract|update`: the translation catalogs' gaps, template and merge."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.dialogue.i18n import DOMAIN, LOCALE_DIR, TEMPLATE, WORD_LISTS, WORDS, check_catalogs, read_catalog
+
+SOURCES = Path(__file__).resolve().parent
+
+
+def build_template():
+    """Every text marked in the code (gettext calls) plus the word lists, as a Babel catalog."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+
+    catalog = Catalog(project="helpline", domain=DOMAIN, charset="utf-8")
+    method_map = [("dialogue/**.py", "python")]
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(SOURCES), method_map=method_map, keywords={"gettext": None, "pgettext": ((1, "c"), 2)}):
+        if isinstance(message, str):
+            catalog.add(message, locations=[(f"bot/{filename}", lineno)], auto_comments=comments, context=context)
+    for key in WORD_LISTS:
+        catalog.add(key, context=WORDS, auto_comments=["'|'-separated words or phrases; a trailing * matches word starts"])
+    return catalog
+
+
+def cmd_extract(args) -> int:
+    from babel.messages.pofile import write_po
+
+    catalog = build_template()
+    with TEMPLATE.open("wb") as f:
+        write_po(f, catalog, omit_header=False, sort_output=True, width=100)
+    print(f"{len(catalog)} texts written to {TEMPLATE}")
+    return 0
+
+
+def cmd_update(args) -> int:
+    """Merge the template into every catalog: new texts appear untranslated, gone ones become obsolete."""
+    from babel.messages.pofile import write_po
+
+    template = read_catalog(TEMPLATE)
+    for path in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        catalog = read_catalog(path)
+        catalog.update(template, no_fuzzy_matching=True)
+        with path.open("wb") as f:
+            write_po(f, catalog, sort_output=True, width=100, ignore_obsolete=True)
+        print(f"updated {path}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    gaps = check_catalogs()
+    languages = sorted({p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
+    total = len([m for m in read_catalog(TEMPLATE) if m.id])
+    for language in languages:
+        own = [g for g in gaps if g.language == language]
+        missing = [g for g in own if g.kind != "obsolete"]
+        print(f"{language}: {total - len(missing)}/{total} translated" + (f", {len(own) - len(missing)} obsolete" if len(own) > len(missing) else ""))
+        for gap in own:
+            where = f"[{gap.context}] " if gap.context else ""
+            print(f"  {gap.kind:<12} {where}{gap.message[:90]}")
+    untranslated = [g for g in gaps if g.kind != "obsolete"]
+    if untranslated:
+        print(f"{len(untranslated)} gap(s): these texts show in English", file=sys.stderr)
+    return 1 if (untranslated and args.strict) else 0
+
+
+def add_i18n_commands(sub) -> None:
+    i18n = sub.add_parser("i18n", help="translation catalogs").add_subparsers(dest="i18n_command", required=True, metavar="ACTION")
+    check = i18n.add_parser("check", help="list texts each language lacks (they show in English)")
+    check.add_argument("--strict", action="store_true", help="exit with 1 when any language has a gap")
+    check.set_defaults(func=cmd_check)
+    i18n.add_parser("extract", help="rewrite the template (helpline.pot) from the code").set_defaults(func=cmd_extract)
+    i18n.add_parser("update", help="merge the template into every language's catalog").set_defaults(func=cmd_update)
+
+
+def main(argv: list[str] | None = None) -> int:  # for `python -m bot.cli_i18n`
+    top = argparse.ArgumentParser(prog="helpline")
+    add_i18n_commands(top.add_subparsers(dest="command", required=True))
+    args = top.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The dialogue worker: answers client messages on tickets the bot holds, after each commit and at start.
+
+MessageReceived only wakes it; what to answer comes from the database (a client message newer
+than the dialogue's ``last_message_id``), so a message stored just before a crash is answered
+by the first pass after the restart, and one stored by another process by the periodic pass.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.actions.context import Desk
+from bot.actions.selfservice import answer_ticket, tickets_waiting_for_bot
+from bot.dialogue.flow import SelfService
+from bot.events import MessageReceived
+
+logger = logging.getLogger(__name__)
+IDLE_POLL_SECONDS = 5.0
+
+
+class DialogueWorker:
+    def __init__(self, desk: Desk, service: SelfService):
+        self.desk = desk
+        self.service = service
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def on_message_received(self, _event: MessageReceived) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self.desk.bus.subscribe(MessageReceived, self.on_message_received)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="dialogue")
+
+    async def stop(self) -> None:
+        self.desk.bus.unsubscribe(MessageReceived, self.on_message_received)
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                answered = await self.run_once()
+            except Exception:
+                logger.exception("dialogue pass failed; retrying shortly")
+                answered = 0
+            if answered:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Answer every ticket with unanswered client messages; returns how many tickets moved on."""
+        moved = 0
+        for ticket_id in await tickets_waiting_for_bot(self.desk):
+            try:
+                if await answer_ticket(self.desk, self.service, ticket_id):
+                    moved += 1
+            except Exception:
+                # One broken ticket must not stop the bot for everyone else; it is retried next pass.
+                logger.exception("the bot could not answer ticket %s", ticket_id)
+        return moved
