@@ -8,6 +8,7 @@ from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.console.live import HUB
 from bot.console.present import ACTIVE, message_dict, note_dict, ticket_dict
+from bot.feedback.console_pages import ticket_feedback
 from bot.storage import queries
 from bot.web import DESK
 
@@ -57,6 +58,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         notes = await queries.notes_of_tickets(s, sorted(ids))
         queue_names = await queries.queue_names(s)
         operators = await queries.operators_for_transfer(s)
+        feedback = await ticket_feedback(s, desk.settings, row.id, row.client_id)
     zone = request.app[HUB].zone
     return page(
         request, visit, "ticket.html", status,
@@ -66,7 +68,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         hidden_tickets=len(all_tickets) - len(tickets), canned=_canned(desk.settings, row.language or client.language),
         queues=queue_names, operators=operators, can_take=can_take(viewer, row.assignee_id),
         is_active=row.status in ACTIVE, can_reply=row.status != "closed",
-        error=error, draft=draft, note_draft=note_draft)
+        error=error, draft=draft, note_draft=note_draft, feedback=feedback)
 
 
 @operator_page

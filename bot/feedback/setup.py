@@ -7,6 +7,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from bot.events import TicketChanged
+from bot.feedback.console_pages import console_routes
 from bot.feedback.listeners import complaints_queue_listener
 from bot.feedback.survey_page import STATIC, survey_routes
 from bot.feedback.worker import FeedbackWorker
@@ -32,4 +33,5 @@ def setup_feedback(app: web.Application) -> None:
 
     app.cleanup_ctx.append(run)
     app.router.add_routes(survey_routes())
+    app.router.add_routes(console_routes())
     app.router.add_static("/feedback/static", STATIC_DIR, name=STATIC, append_version=True)
