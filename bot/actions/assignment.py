@@ -4,7 +4,7 @@ The assignment transaction (one per ticket):
 1. take the ticket row if it is still assignable: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
    another process working the same queue skips it instead of waiting;
 2. snapshot the queue's present operators and their loads, and let `router.assign` choose;
-3. lock the chosen operator's row (`FOR UPDATE`) and count their load again under the lock, so
+3. lock the chosen operator's row (a write to it) and count their load again under the lock, so
    two processes filling the same operator never pass their capacity;
 4. write with a conditional, versioned update (`WHERE version = :read AND assignee_id IS NULL AND
    queue_id = :read`): if anything changed since the read (SQLite has no row locks), nothing is
@@ -28,7 +28,7 @@ from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
 from bot.storage.models import AuditEvent, OfferRefusal, Operator, Queue, Ticket, operator_queues, utcnow
 from router.assign import (
-    OFFLINE, STATUSES, Candidate, TicketFacts, capacity_for, choose_operator, offer_timeout, step_action,
+    OFFLINE, ONLINE, STATUSES, Candidate, TicketFacts, capacity_for, choose_operator, offer_timeout, step_action,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,20 @@ async def _facts(unit: Unit, ticket: Ticket, queue: str, policy, now: datetime) 
 
 
 async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now: datetime) -> bool:
-    """Under the operator's row lock: their load counted again, against their capacity."""
-    capacity = (await unit.session.execute(
-        select(Operator.capacity).where(Operator.id == operator_id).with_for_update())).scalar_one()
-    used = (await rq.loads(unit.session, now, operator_ids=[operator_id])).get(operator_id, {})
+    """Lock the operator, then count their load again against their capacity.
+
+    The lock is a write to the operator's row (it sets a column to itself): a row lock on
+    PostgreSQL, and on SQLite the database's write lock, taken before the recount so the recount
+    reads what every earlier assignment committed. Someone who went offline meanwhile is skipped.
+    """
+    s = unit.session
+    locked = (await s.execute(
+        update(Operator).where(Operator.id == operator_id, Operator.active.is_(True), Operator.status == ONLINE)
+        .values(status=Operator.status).execution_options(synchronize_session=False))).rowcount
+    if locked != 1:
+        return False
+    capacity = (await s.execute(select(Operator.capacity).where(Operator.id == operator_id))).scalar_one()
+    used = (await rq.loads(s, now, operator_ids=[operator_id])).get(operator_id, {})
     return used.get(channel, 0) < capacity_for(capacity_of(desk.settings, capacity), channel)
 
 
