@@ -77,7 +77,8 @@ class LanguageDetector:
         by_letters = self._by_letters(text.lower(), group)
         if by_letters:
             return by_letters
-        by_words = self._by_words(words, group)
+        # Typical words count in any script: romanized Russian ("spasibo") is Russian in Latin letters.
+        by_words = self._by_words(words, self.languages)
         if len(words) < LONG_ENOUGH_WORDS:
             if by_words:
                 return by_words

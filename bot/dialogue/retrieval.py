@@ -71,7 +71,12 @@ class FaqIndex:
         docs = [self._features(self._document(a), a.language) for a in kb.articles]
         self.idf = self._idf(docs)
         self.vectors = [self._weigh(d) for d in docs]
-        self.typos = self._deletions(self.idf["w"])
+        # Typos are corrected only towards words of the question's own language: "рецепт" (recipe)
+        # must not become "receipt".
+        self.vocabulary: dict[str, set[str]] = {}
+        for article, doc in zip(kb.articles, docs):
+            self.vocabulary.setdefault(article.language, set()).update(doc["w"])
+        self.typos = {lang: self._deletions(words) for lang, words in self.vocabulary.items()}
 
     @staticmethod
     def _deletions(vocabulary) -> dict[str, str]:
@@ -83,18 +88,19 @@ class FaqIndex:
                     index.setdefault(word[:i] + word[i + 1:], word)
         return index
 
-    def _correct(self, term: str) -> str:
-        """A stem the index does not know, replaced by a known one a single edit away (or kept)."""
-        if term in self.idf["w"] or len(term) < MIN_TYPO_LENGTH:
+    def _correct(self, term: str, language: str) -> str:
+        """A stem the index does not know, replaced by one of the language's a single edit away (or kept)."""
+        known, typos = self.vocabulary.get(language, set()), self.typos.get(language, {})
+        if term in self.idf["w"] or len(term) < MIN_TYPO_LENGTH or not known:
             return term
-        if term in self.typos:
-            return self.typos[term]
+        if term in typos:
+            return typos[term]
         for i in range(len(term)):
             shorter = term[:i] + term[i + 1:]
-            if shorter in self.idf["w"]:
+            if shorter in known:
                 return shorter
-            if shorter in self.typos:
-                return self.typos[shorter]
+            if shorter in typos:
+                return typos[shorter]
         return term
 
     @staticmethod
@@ -142,7 +148,12 @@ class FaqIndex:
         features = self._features(question, language)
         corrected: Counter = Counter()
         for term, n in features["w"].items():
-            corrected[self._correct(term)] += n
+            corrected[self._correct(term, language)] += n
+        if corrected != features["w"]:
+            # The corrected words may name a concept the typo hid ("retrun" -> "return").
+            fixed = " ".join(corrected)
+            features["k"].update({name: 1 for name, words in self.concepts
+                                  if name not in features["k"] and words.found_in(fixed, max_words=10 ** 6)})
         features["w"] = corrected
         q = self._weigh(features)
         best: dict[str, Hit] = {}
