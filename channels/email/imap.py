@@ -111,6 +111,14 @@ class MailboxPoller:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 300.0)
 
+    async def run_once(self) -> int:
+        """Connect, fetch what is new, log out: one pass (the loop's work without the waiting)."""
+        client = await self._connect()
+        try:
+            return await self.sync(client)
+        finally:
+            await self._logout(client)
+
     # --- one pass ---
 
     async def _connect(self) -> aioimaplib.IMAP4:

@@ -1,6 +1,8 @@
 """Email test fixtures: the .eml corpus, a desk with the email channel, an aiosmtpd sink, dovecot."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +95,12 @@ def dovecot_server(tmp_path_factory):
     """One dovecot for the session; each test uses its own folder so tests stay independent."""
     if not dovecot.available():
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it)")
-    server = dovecot.start(tmp_path_factory.mktemp("dovecot"), free_port())
-    yield server
-    dovecot.stop(server)
+    # Not under pytest's own temporary directory: dovecot's auth process runs as nobody and must reach
+    # the password file, and pytest keeps its directories private to root.
+    root = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
+    try:
+        server = dovecot.start(root, free_port())
+        yield server
+        dovecot.stop(server)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
