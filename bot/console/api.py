@@ -207,7 +207,8 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 def _route_path(document_path: str) -> str:
     """/api/v1/tickets/{number} -> /v1/tickets/{number:\\d{1,18}} inside the /api sub-application."""
-    return document_path[len(PREFIX):].replace("{number}", r"{number:\d{1,18}}")
+    return (document_path[len(PREFIX):].replace("{number}", r"{number:\d{1,18}}")
+            .replace("{client_id}", r"{client_id:\d{1,18}}"))
 
 
 def setup_api(app: web.Application) -> None:
@@ -217,3 +218,7 @@ def setup_api(app: web.Application) -> None:
     for method, path, handler in _routes:
         api.router.add_route(method, _route_path(path), handler)
     app.add_subapp(PREFIX, api)
+
+
+# Operations other modules add to the one document and router (registered on import).
+from bot.feedback import api as _feedback_api  # noqa: E402,F401

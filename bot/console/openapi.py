@@ -188,6 +188,44 @@ PATHS = {
     }},
 }
 
+# Client segments (bot/feedback/api.py): loyal, core, difficult, dormant, computed by rules or pinned by admins.
+SEGMENT_NAMES = ["loyal", "core", "difficult", "dormant"]
+TAG = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"\S"}
+SCHEMAS["Segment"] = _object({
+    "client_id": {"type": "integer"},
+    "segment": _nullable({"type": "string", "enum": SEGMENT_NAMES}) | {"description": "The segment in force (null: not computed yet)."},
+    "computed": _nullable({"type": "string", "enum": SEGMENT_NAMES}) | {"description": "What the rules say."},
+    "pinned": {"type": "boolean", "description": "An admin pinned `segment`; the rules no longer change it."},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "reason": {"type": "string", "description": "Why the rules chose the computed segment."},
+    "updated_at": _nullable(UTC_TIME),
+})
+SCHEMAS["SegmentRequest"] = _object({
+    "segment": {"type": "string", "enum": [*SEGMENT_NAMES, "rules"],
+                "description": "Pin this segment; `rules` unpins (the computed segment applies again)."},
+    "add_tag": TAG | {"description": "Add a tag, e.g. `VIP`."},
+    "remove_tag": TAG | {"description": "Remove a tag."},
+    "reason": {"type": "string", "maxLength": 500, "description": "Recorded with the change."},
+}, required=[], description="Any of the fields; each change is recorded in the client's segment history.")
+_CLIENT = {"name": "client_id", "in": "path", "required": True, "description": "The client's id (`client.id` of a ticket).",
+           "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}}
+PATHS["/api/v1/clients/{client_id}/segment"] = {
+    "get": {
+        "operationId": "getClientSegment", "summary": "A client's segment and tags (supervisors, managers, admins)",
+        "parameters": [_CLIENT],
+        "responses": {"200": _json("The segment.", _ref("Segment")), **_errors("401", "404"),
+                      "403": _json("The caller is an operator.", _ref("Error"))},
+    },
+    "post": {
+        "operationId": "setClientSegment", "summary": "Pin a segment, unpin it, or add and remove tags (admins)",
+        "parameters": [_CLIENT], "requestBody": _body("SegmentRequest", "What to change."),
+        "responses": {"200": _json("The segment afterwards.", _ref("Segment")),
+                      **_errors("400", "401", "404", "413", "415", "422"),
+                      "403": _json("The caller is not an admin.", _ref("Error"))},
+    },
+}
+
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "helpline REST API", "version": "1",

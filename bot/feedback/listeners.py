@@ -1,4 +1,4 @@
-"""Small listeners that hand feedback work to actions: complaints from the complaints queue."""
+"""Small listeners that hand feedback work to actions: complaints from the complaints queue, segments."""
 from __future__ import annotations
 
 import logging
@@ -6,8 +6,9 @@ import logging
 from sqlalchemy import select
 
 from bot.actions.complaints import complaint_from_desk
+from bot.actions.segments import recompute_segments
 from bot.actions.context import Desk
-from bot.events import TicketChanged
+from bot.events import Event, TicketChanged
 from bot.storage.models import Complaint, Queue, Ticket
 
 logger = logging.getLogger(__name__)
@@ -35,3 +36,17 @@ def complaints_queue_listener(desk: Desk):
         logger.info("ticket %s reached the %s queue: complaint %s", event.ticket_id, queue_name, reference)
 
     return on_ticket_changed
+
+
+def segment_listener(desk: Desk):
+    """A survey answer, a complaint or a resolution may change the client's segment: recompute that client's."""
+
+    async def on_feedback(event: Event) -> None:
+        if event.ticket_id is None:
+            return
+        async with desk.sessions() as s:
+            client_id = (await s.execute(select(Ticket.client_id).where(Ticket.id == event.ticket_id))).scalar_one_or_none()
+        if client_id is not None:
+            await recompute_segments(desk, [client_id])
+
+    return on_feedback

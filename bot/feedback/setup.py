@@ -6,11 +6,11 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from bot.events import TicketChanged
+from bot.events import ComplaintChanged, SurveyAnswered, TicketChanged, TicketResolved
 from bot.feedback.console_pages import console_routes
-from bot.feedback.listeners import complaints_queue_listener
+from bot.feedback.listeners import complaints_queue_listener, segment_listener
 from bot.feedback.survey_page import STATIC, survey_routes
-from bot.feedback.worker import FeedbackWorker
+from bot.feedback.worker import FeedbackWorker, SegmentSweep
 from bot.web import DESK, PUBLIC_URL
 
 FEEDBACK = web.AppKey("feedback_worker", FeedbackWorker)
@@ -20,16 +20,20 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def setup_feedback(app: web.Application) -> None:
     """Call after the storage and channel contexts are registered: the worker needs a migrated database."""
     desk = app[DESK]
-    worker = FeedbackWorker(desk, app[PUBLIC_URL])
+    worker = FeedbackWorker(desk, app[PUBLIC_URL], passes=(SegmentSweep(),))
     app[FEEDBACK] = worker
-    on_ticket_changed = complaints_queue_listener(desk)
+    listeners = [(TicketChanged, complaints_queue_listener(desk))]
+    on_feedback = segment_listener(desk)
+    listeners += [(kind, on_feedback) for kind in (SurveyAnswered, ComplaintChanged, TicketResolved)]
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        desk.bus.subscribe(TicketChanged, on_ticket_changed)
+        for kind, listener in listeners:
+            desk.bus.subscribe(kind, listener)
         await worker.start()
         yield
         await worker.stop()
-        desk.bus.unsubscribe(TicketChanged, on_ticket_changed)
+        for kind, listener in listeners:
+            desk.bus.unsubscribe(kind, listener)
 
     app.cleanup_ctx.append(run)
     app.router.add_routes(survey_routes())

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.actions.context import Desk
+from bot.actions.segments import recompute_segments
 from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surveys
 from bot.events import TicketResolved
 from bot.storage.models import utcnow
@@ -70,3 +71,20 @@ class FeedbackWorker:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except asyncio.TimeoutError:
                 pass
+
+
+class SegmentSweep:
+    """Recompute every client's segment every `segments.recompute_hours` (dormancy comes with time alone)."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+        self.__name__ = "segment sweep"
+
+    async def __call__(self, desk: Desk, now: datetime) -> None:
+        every = timedelta(hours=desk.settings.feedback.segments.recompute_hours)
+        if self.last is not None and now - self.last < every:
+            return
+        self.last = now
+        changed = await recompute_segments(desk, now=now)
+        if changed:
+            logger.info("segments: %d client(s) changed segment", changed)

@@ -58,6 +58,11 @@ async def test_every_documented_operation_answers_as_documented(desk_api):
         ("POST", "/api/v1/tickets/{number}/transfer"): lambda: anna.post(f"/api/v1/tickets/{number}/transfer",
                                                                           {"queue": "billing", "note": "over to you"}),
     }
+    client_id = (await anna.get(f"/api/v1/tickets/{number}")).body["client"]["id"]
+    admin = client.as_(tokens["boss"])
+    calls[("GET", "/api/v1/clients/{client_id}/segment")] = lambda: admin.get(f"/api/v1/clients/{client_id}/segment")
+    calls[("POST", "/api/v1/clients/{client_id}/segment")] = lambda: admin.post(
+        f"/api/v1/clients/{client_id}/segment", {"segment": "loyal", "add_tag": "VIP"})
     assert set(calls) == documented_operations()
     for (method, path), call in calls.items():
         reply = await call()
