@@ -118,6 +118,9 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
     setup_ops(app)
     setup_api(app)
     setup_console(app)
+    from bot.routing_app import setup_routing
+
+    setup_routing(app)
     from bot.feedback.setup import setup_feedback
 
     setup_feedback(app)

@@ -224,6 +224,7 @@ class AssignmentSettings(_Section):
 class RouterSettings(_Section):
     """Text -> queue: rules first, then the classifier; unsure decisions go to the triage queue."""
 
+    classify: bool = True  # false: no model is loaded; rules decide, everything else goes to triage
     model_path: Path | None = None  # None: data_dir/router/model.joblib if trained, else the shipped model
     confidence_threshold: float = Field(0.25, ge=0.0, le=1.0)
     triage_queue: Name | None = None  # None: desk.default_queue

@@ -107,6 +107,8 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
         "outbox": {"first_retry_seconds": 0.05, "max_retry_seconds": 0.2, "max_attempts": 3},
         # Surveys are off unless a test turns them on (tests/feedback), so other tests see no survey messages.
         "feedback": {"survey": {"enabled": False}},
+        # No routing model unless a test turns it on (tests/actions/test_routing_desk.py): tickets stay in triage.
+        "router": {"classify": False},
     }
     for section, values in overrides.items():
         if isinstance(values, dict):

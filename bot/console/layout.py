@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from bot.console.auth import Visit
 
 STATIC = "console_static"
+# What the routing middleware knows about the viewer (presence, alerts, the shown ticket's SLA and offer).
+ROUTING_HEADER = web.RequestKey("routing_header", dict)
 
 
 def asset(request: web.Request, filename: str) -> str:
@@ -23,7 +25,7 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     desk = request.app[DESK]
     response = render(
         f"console/{template}", status,
-        desk_name=desk.settings.desk.name, visit=visit, path=request.path,
+        desk_name=desk.settings.desk.name, visit=visit, path=request.path, routing=request.get(ROUTING_HEADER),
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"
     return response
