@@ -65,9 +65,21 @@ def cmd_router_train(args) -> int:
     def progress(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)
 
+    if not args.data and not args.from_history:
+        raise HelplineError("give --data FILE.csv, --from-history, or both")
     try:
-        print(f"reading {args.data}", file=sys.stderr, flush=True)
-        examples = read_examples(Path(args.data), queues)
+        base = Path(args.data) if args.data else None
+        if base is None:
+            from router.store import SHIPPED_EXAMPLES
+
+            base = SHIPPED_EXAMPLES  # history alone is too little: start from the shipped examples
+        print(f"reading {base}", file=sys.stderr, flush=True)
+        examples = read_examples(base, queues)
+        if args.from_history:
+            learned = history_examples(settings, queues)
+            print(f"  {len(learned) // HISTORY_WEIGHT} corrected routing decision(s) from the desk's history "
+                  f"(each counted {HISTORY_WEIGHT} times)", file=sys.stderr, flush=True)
+            examples += learned
         texts, labels = [e.text for e in examples], [e.queue for e in examples]
         if args.cv:
             print(f"{args.cv}-fold cross-validation", file=sys.stderr, flush=True)
@@ -79,7 +91,8 @@ def cmd_router_train(args) -> int:
         classifier = train(texts, labels, progress)
         seconds = time.perf_counter() - started
         per_queue, languages = Counter(labels), Counter(e.language for e in examples)
-        save_model(classifier, out, examples=len(examples), source=str(args.data),
+        source = " + ".join(([str(args.data)] if args.data else [str(base)]) + (["desk history"] if args.from_history else []))
+        save_model(classifier, out, examples=len(examples), source=source,
                    per_queue=dict(sorted(per_queue.items())), languages=dict(languages.most_common()))
     except (RouterError, ValueError) as exc:
         raise HelplineError(str(exc)) from None
@@ -91,6 +104,30 @@ def cmd_router_train(args) -> int:
         print(f"  no examples for the queue(s) {', '.join(missing)}: the model never chooses them")
     print(f"model written to {out} ({out.stat().st_size / 1e6:.1f} MB) with its manifest {manifest_path(out).name}")
     return 0
+
+
+def history_examples(settings: Settings, queues: list[str]):
+    """Labelled examples from the desk's corrections: transfers before the first reply, "wrong queue" marks.
+
+    A correction repeats its example a few times, so one operator's correction outweighs the
+    generic examples it contradicts without drowning the rest.
+    """
+    import asyncio
+
+    from bot.cli import _with_desk
+    from bot.storage.routing_queries import corrections
+    from router.data import Example
+
+    async def read(desk):
+        async with desk.sessions() as s:
+            return await corrections(s)
+
+    found = asyncio.run(_with_desk(settings, read))
+    return [Example(text, language or "", right) for _, _, right, _, text, language in found
+            for _ in range(HISTORY_WEIGHT) if text.strip() and right in queues]
+
+
+HISTORY_WEIGHT = 3
 
 
 def cmd_router_eval(args) -> int:
@@ -142,7 +179,9 @@ def add_router_commands(sub) -> None:
         dest="router_command", required=True, metavar="ACTION")
     config_help = "TOML config file (default: the built-in demo configuration)"
     train = commands.add_parser("train", help="train the classifier from a labelled CSV (text,language,queue)")
-    train.add_argument("--data", required=True, help="CSV file with the header text,language,queue")
+    train.add_argument("--data", help="CSV file with the header text,language,queue (default with --from-history: the shipped examples)")
+    train.add_argument("--from-history", action="store_true",
+                       help="add the desk's corrections: transfers before the first reply and 'wrong queue' marks")
     train.add_argument("--config", help=config_help)
     train.add_argument("--out", help="where to write the model (default: router.model_path, else DATA_DIR/router/model.joblib)")
     train.add_argument("--cv", type=int, default=0, metavar="K", help="also report K-fold cross-validated scores")

@@ -6,7 +6,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from bot.console import downloads, login, team, ticket_actions
+from bot.console import downloads, login, original, team, ticket_actions
 from bot.console.layout import STATIC, static_headers
 from bot.console.live import HUB, Hub
 from bot.console.socket import live_socket
@@ -56,6 +56,8 @@ def setup_console(app: web.Application) -> None:
         web.post(TICKET + "/reopen", ticket_actions.reopen),
         web.post(TICKET + "/transfer", ticket_actions.transfer),
         web.get(r"/console/attachments/{id:\d{1,15}}", downloads.attachment),
+        web.get(r"/console/messages/{id:\d{1,15}}/original", original.original_page),
+        web.get(r"/console/messages/{id:\d{1,15}}/original.eml", original.original_download),
         web.get("/console/operators", team.operators),
     ])
     app.router.add_static("/console/static", STATIC_DIR, name=STATIC, append_version=True)

@@ -39,6 +39,7 @@ def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dic
         "outbound": outbound, "text": m.text, "at": when(m.created_at, zone),
         "delivery": m.delivery_status if outbound else "", "error": m.delivery_error if outbound else "",
         "attachments": [{"id": a.id, "name": a.filename, "size": a.size} for a in m.attachments],
+        "folded": m.folded_text, "automated": m.automated, "original": bool(m.raw_key or m.html_key),
     }
 
 

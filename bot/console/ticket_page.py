@@ -57,6 +57,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         messages = [m for m in await queries.client_history(s, row.client_id) if m.ticket_id in ids]
         notes = await queries.notes_of_tickets(s, sorted(ids))
         queue_names = await queries.queue_names(s)
+        links = await queries.ticket_links(s, row.id)
         operators = await queries.operators_for_transfer(s)
         feedback = await ticket_feedback(s, desk.settings, row.id, row.client_id)
     zone = request.app[HUB].zone
@@ -68,7 +69,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         hidden_tickets=len(all_tickets) - len(tickets), canned=_canned(desk.settings, row.language or client.language),
         queues=queue_names, operators=operators, can_take=can_take(viewer, row.assignee_id),
         is_active=row.status in ACTIVE, can_reply=row.status != "closed",
-        error=error, draft=draft, note_draft=note_draft, feedback=feedback)
+        error=error, draft=draft, note_draft=note_draft, feedback=feedback, links=links)
 
 
 @operator_page

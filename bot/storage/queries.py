@@ -244,6 +244,26 @@ async def _thread_of(session, m: Message) -> tuple[str, tuple[str, ...]]:
     return reply_to, tuple(dict.fromkeys(ids))
 
 
+async def ticket_links(session, ticket_id: int) -> dict:
+    """Numbers of the ticket this one continues and of another client's ticket its first message named."""
+    previous, mentioned = aliased(Ticket), aliased(Ticket)
+    row = (await session.execute(
+        select(previous.number, mentioned.number).select_from(Ticket)
+        .outerjoin(previous, previous.id == Ticket.previous_ticket_id)
+        .outerjoin(mentioned, mentioned.id == Ticket.mentioned_ticket_id).where(Ticket.id == ticket_id))).first()
+    return {"previous": row[0] if row else None, "mentioned": row[1] if row else None}
+
+
+async def message_for_viewer(session, viewer: Viewer, message_id: int) -> tuple[Message, int] | None:
+    """A message and its ticket's number, when the viewer may see the ticket."""
+    row = (await session.execute(
+        select(Message, Ticket.number, Ticket.queue_id, Ticket.assignee_id).options(selectinload(Message.attachments))
+        .join(Ticket, Ticket.id == Message.ticket_id).where(Message.id == message_id))).first()
+    if row is None or not viewer.can_see_ticket(row[2], row[3]):
+        return None
+    return row[0], row[1]
+
+
 async def channel_state(session, channel: str, key: str) -> dict | None:
     """A channel's stored state value (an IMAP cursor), or None before the first write."""
     row = await session.get(ChannelState, (channel, key))

@@ -122,6 +122,18 @@
     meta.appendChild(el("time", null, m.at));
     li.appendChild(meta);
     li.appendChild(el("div", "text", m.text));
+    if (m.automated) meta.appendChild(el("span", "badge warn", "auto-reply"));
+    if (m.folded) {
+      var folded = el("details", "folded");
+      folded.appendChild(el("summary", null, "Quoted text and signature"));
+      folded.appendChild(el("div", "text", m.folded));
+      li.appendChild(folded);
+    }
+    if (m.original) {
+      var original = el("a", "original small", "View original");
+      original.href = "/console/messages/" + Number(m.id) + "/original";
+      li.appendChild(original);
+    }
     if (m.attachments && m.attachments.length) {
       var files = el("ul", "files");
       m.attachments.forEach(function (a) {
