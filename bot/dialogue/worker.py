@@ -24,6 +24,8 @@ class DialogueWorker:
         self.service = service
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        # One pass at a time in this process (SQLite has no row locks to keep two apart).
+        self._pass = asyncio.Lock()
 
     async def on_message_received(self, _event: MessageReceived) -> None:
         self._wake.set()
@@ -59,12 +61,18 @@ class DialogueWorker:
 
     async def run_once(self) -> int:
         """Answer every ticket with unanswered client messages; returns how many tickets moved on."""
-        moved = 0
-        for ticket_id in await tickets_waiting_for_bot(self.desk):
-            try:
-                if await answer_ticket(self.desk, self.service, ticket_id):
-                    moved += 1
-            except Exception:
-                # One broken ticket must not stop the bot for everyone else; it is retried next pass.
-                logger.exception("the bot could not answer ticket %s", ticket_id)
-        return moved
+        async with self._pass:
+            moved = 0
+            for ticket_id in await tickets_waiting_for_bot(self.desk):
+                try:
+                    if await answer_ticket(self.desk, self.service, ticket_id):
+                        moved += 1
+                except Exception:
+                    # One broken ticket must not stop the bot for everyone else; it is retried next pass.
+                    logger.exception("the bot could not answer ticket %s", ticket_id)
+            return moved
+
+    async def settle(self) -> None:
+        """Pass until nothing is left to answer (tests and shutdown use it to wait for the bot)."""
+        while await self.run_once():
+            pass
