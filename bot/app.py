@@ -36,6 +36,15 @@ def build_adapters(settings: Settings, gateway: DeskGateway) -> dict[str, Channe
 
         chat = WebchatChannel(settings.channels.webchat, gateway, trusted_proxies=settings.web.trusted_proxies)
         adapters[chat.name] = chat
+    if settings.channels.telegram:
+        from bot.telegram_config import channel_name, webhook_path
+        from channels.telegram.adapter import TelegramChannel  # imports aiogram: only when a bot is configured
+
+        for bot_name, bot in settings.channels.telegram.items():
+            key = "channels.telegram.token" if bot_name == "default" else f"channels.telegram.{bot_name}.token"
+            adapters[channel_name(bot_name)] = TelegramChannel(
+                channel_name(bot_name), bot, gateway, max_bytes=settings.attachments.max_bytes,
+                allowed_types=settings.attachments.allowed_types, webhook_path=webhook_path(bot_name, bot), token_key=key)
     if settings.channels.email is not None and settings.channels.email.enabled:
         from channels.email.adapter import EmailChannel
 

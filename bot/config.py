@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.email_config import EmailSettings
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackSettings
+from bot.telegram_config import TelegramBots
 
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 ENV_PREFIX = "env:"
@@ -98,6 +99,7 @@ class WebchatSettings(_Section):
 class ChannelSettings(_Section):
     webchat: WebchatSettings = WebchatSettings()
     email: EmailSettings | None = None
+    telegram: TelegramBots = {}
 
 
 class QueueSettings(_Section):

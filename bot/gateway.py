@@ -4,7 +4,9 @@ from __future__ import annotations
 from bot.actions.context import Desk
 from bot.actions.channel_state import save_channel_state
 from bot.actions.delivery import mark_delivered, record_delivery_report
+from bot.actions.identities import set_reachability, verify_phone
 from bot.actions.inbox import receive_message
+from bot.actions.message_parts import add_message_parts
 from bot.domain import Attachment, ConversationEntry, DeliveryReport, InboundMessage, Receipt
 from bot.events import ClientTyping
 from bot.storage import queries
@@ -52,3 +54,13 @@ class DeskGateway:
 
     async def save_state(self, channel: str, key: str, value: dict) -> None:
         await save_channel_state(self.desk, channel, key, value)
+
+    async def add_message_parts(self, channel: str, message_id: str, text: str,
+                                attachments: tuple[Attachment, ...]) -> Receipt | None:
+        return await add_message_parts(self.desk, channel, message_id, text, attachments)
+
+    async def set_reachability(self, channel: str, user_id: str, reachable: bool, reason: str = "") -> None:
+        await set_reachability(self.desk, channel, user_id, reachable, reason)
+
+    async def verify_phone(self, channel: str, user_id: str, phone: str) -> None:
+        await verify_phone(self.desk, channel, user_id, phone)

@@ -134,13 +134,17 @@ class DeliveryWorker:
             item = await unit.session.get(OutboxItem, item_id)
             message = await unit.session.get(Message, item.message_id)
             item.last_error = reason[:2000]
+            if retry_after is not None and not permanent:
+                # The channel asked us to wait (Telegram's 429 retry_after): a rate limit, not a
+                # failed attempt, so a long flood wait delays a message but never fails it.
+                item.attempts = max(0, item.attempts - 1)
             if permanent or item.attempts >= settings.max_attempts:
                 item.status = "failed"
                 message.delivery_status = "failed"
                 message.delivery_error = reason[:2000]
                 logger.warning("outbox item %s failed for good after %d attempt(s): %s", item_id, item.attempts, reason)
             else:
-                delay = retry_after or retry_delay(item.attempts, settings.first_retry_seconds, settings.max_retry_seconds)
+                delay = retry_after if retry_after is not None else retry_delay(item.attempts, settings.first_retry_seconds, settings.max_retry_seconds)
                 item.status = "pending"
                 item.next_attempt_at = utcnow() + timedelta(seconds=delay)
             unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,

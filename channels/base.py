@@ -43,6 +43,16 @@ class DeskPort(Protocol):
     async def save_state(self, channel: str, key: str, value: dict) -> None:
         """Store a channel's state value durably (committed when this returns)."""
 
+    async def add_message_parts(self, channel: str, message_id: str, text: str,
+                                attachments: tuple[Attachment, ...]) -> Receipt | None:
+        """Add late parts (files, text) to a stored client message; idempotent; None when it is not stored."""
+
+    async def set_reachability(self, channel: str, user_id: str, reachable: bool, reason: str = "") -> None:
+        """Record that replies can no longer reach a client (they blocked the bot), or can again."""
+
+    async def verify_phone(self, channel: str, user_id: str, phone: str) -> None:
+        """Keep a phone number (E.164) the channel vouches for as the client's verified number."""
+
 
 @runtime_checkable
 class ChannelAdapter(Protocol):
