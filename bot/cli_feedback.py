@@ -92,3 +92,71 @@ def add_feedback_commands(sub) -> None:
     show = with_config(segments.add_parser("show", help="a client's segment, tags and history"))
     show.add_argument("client_id", type=int)
     show.set_defaults(func=cmd_segments_show)
+    add_digest_commands(sub)
+
+
+def cmd_digest(args) -> int:
+    from zoneinfo import ZoneInfo
+
+    from bot.feedback.digest import build_digest
+    from bot.feedback.periods import parse_period
+    from bot.feedback.render import as_json, markdown, standalone_html
+    from bot.storage.models import utcnow
+
+    async def work(desk):
+        now = utcnow()
+        period = parse_period(args.period, ZoneInfo(desk.settings.desk.time_zone), now)
+        digest = await build_digest(desk, period, now)
+        name = desk.settings.desk.name
+        return {"json": as_json, "md": lambda d: markdown(d, name), "html": lambda d: standalone_html(d, name)}[args.format](digest)
+
+    text = _run(args, work)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"digest written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_demo_seed(args) -> int:
+    from bot.feedback.seed import seed_demo
+
+    if args.tickets < 1 or args.days < 1:
+        raise HelplineError("--tickets and --days must be at least 1")
+
+    def progress(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    print(f"seeding {args.tickets} tickets over {args.days} days", file=sys.stderr, flush=True)
+    made = _run(args, lambda desk: seed_demo(desk, days=args.days, tickets=args.tickets, seed=args.seed, progress=progress))
+    if args.json:
+        print(json.dumps(made, indent=2))
+        return 0
+    print(f"seeded {made.get('tickets', 0)} tickets for {made.get('clients', 0)} clients "
+          f"({made.get('messages', 0)} messages): {made.get('complaints', 0)} complaints ({made.get('overdue', 0)} overdue), "
+          f"{made.get('surveys_sent', 0)} surveys sent, {made.get('survey_answers', 0)} answered, "
+          f"{made.get('follow_ups', 0)} follow-ups, {made.get('unanswered', 0)} unanswered bot questions, "
+          f"{made.get('vip', 0)} VIP clients pinned")
+    print("open the console as a manager or supervisor and choose Digest (or run `helpline digest --period week`)")
+    return 0
+
+
+def add_digest_commands(sub) -> None:
+    """`digest` and `demo seed`."""
+    digest = sub.add_parser("digest", help="the managers' digest for a period, as HTML, Markdown or JSON")
+    digest.add_argument("--config", help="TOML config file (default: the built-in demo configuration)")
+    digest.add_argument("--database-url", help="override desk.database_url")
+    digest.add_argument("--period", default="week", help="week (last full week), month (last full month), day, or YYYY-MM-DD:YYYY-MM-DD")
+    digest.add_argument("--format", default="md", choices=["html", "md", "json"])
+    digest.add_argument("--out", help="write to this file instead of standard output")
+    digest.set_defaults(func=cmd_digest)
+    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    seed = demo.add_parser("seed", help="fill the database with a realistic month of tickets, complaints and surveys")
+    seed.add_argument("--config", help="TOML config file (default: the built-in demo configuration)")
+    seed.add_argument("--database-url", help="override desk.database_url")
+    seed.add_argument("--days", type=int, default=30)
+    seed.add_argument("--tickets", type=int, default=2000)
+    seed.add_argument("--seed", type=int, default=7, help="random seed (the same seed gives the same data)")
+    seed.add_argument("--json", action="store_true", help="print the summary as JSON")
+    seed.set_defaults(func=cmd_demo_seed)

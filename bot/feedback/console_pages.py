@@ -166,6 +166,8 @@ async def follow_up_done(request: web.Request, visit: Visit) -> web.Response:
 
 
 def console_routes() -> list[web.RouteDef]:
+    from bot.feedback.digest_page import digest_page
+
     return [
         web.get("/console/complaints", register),
         web.get(f"/console/complaints/{REFERENCE}", complaint_page),
@@ -174,6 +176,7 @@ def console_routes() -> list[web.RouteDef]:
         web.post(r"/console/tickets/{number:\d{1,15}}/complaint", mark),
         web.get("/console/follow-ups", follow_up_list),
         web.post(r"/console/follow-ups/{id:\d{1,15}}/done", follow_up_done),
+        web.get("/console/digest", digest_page),
     ]
 
 
