@@ -9,11 +9,10 @@ py3langid restricted to the configured languages (offline; about 20 µs a text).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from router.text import fold
+from router.text import strip_diacritics, transliterate
 
 # Letters that, among the languages helpline detects, only one language writes.
 UNIQUE_LETTERS = {
@@ -42,7 +41,13 @@ def _identifier(languages: tuple[str, ...]):
 
 
 def _is_cyrillic(ch: str) -> bool:
-    return "CYRILLIC" in unicodedata.name(ch, "")
+    return "\u0400" <= ch <= "\u052f"
+
+
+@lru_cache(maxsize=65536)
+def _plain(word: str) -> str:
+    """A word as the catalogs' typical words are compared: lower case, no diacritics, Latin letters."""
+    return strip_diacritics(transliterate(word.lower()))
 
 
 class LanguageDetector:
@@ -50,7 +55,7 @@ class LanguageDetector:
 
     def __init__(self, languages: tuple[str, ...], markers: dict[str, list[str]] | None = None):
         self.languages = tuple(languages)
-        self.markers = {lang: {fold(w) for w in words} for lang, words in (markers or {}).items() if lang in languages}
+        self.markers = {lang: {_plain(w) for w in words} for lang, words in (markers or {}).items() if lang in languages}
         self.cyrillic = tuple(lang for lang in self.languages if lang in CYRILLIC_LANGUAGES)
         self.latin = tuple(lang for lang in self.languages if lang not in CYRILLIC_LANGUAGES)
 
@@ -106,7 +111,7 @@ class LanguageDetector:
         return Guess(best, 0.9, "letters")
 
     def _by_words(self, words: list[str], group: tuple[str, ...]) -> Guess | None:
-        folded = [fold(w) for w in words]
+        folded = [_plain(w) for w in words]
         hits = {lang: sum(1 for w in folded if w in self.markers.get(lang, ())) for lang in group}
         ranked = sorted(hits.items(), key=lambda kv: -kv[1])
         if not ranked or not ranked[0][1]:

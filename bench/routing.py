@@ -1,0 +1,121 @@
+"""Routing figures for `python -m bench`: assignment time at scale and the classifier's cross-validated macro-F1.
+
+Assignment: 10,000 open tickets (half held, half waiting) and 1,000 operators across the demo
+queues, in a fresh SQLite database; each measured call is the whole assignment transaction
+(`assign_ticket`): take the ticket, snapshot the queue's operators and loads, choose, lock the
+operator, count again, write. The pure choice among 1,000 candidates is measured too.
+"""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from bot.actions.assignment import assign_ticket
+from bot.storage.models import Client, Operator, Queue, Ticket, operator_queues, utcnow
+from router.assign import Candidate, QueuePolicy, TicketFacts, choose_operator
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing" / "dev.csv"
+OPEN_TICKETS = 10_000
+OPERATORS = 1_000
+CHANNELS = ("webchat", "telegram", "email")
+LANGUAGES = ("en", "ru", "hu", "lv", "de", "uk")
+DEMO_QUEUES = ("billing", "delivery", "returns", "tech", "sales", "complaints")  # besides "general"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def fill(desk, rng: random.Random) -> list[int]:
+    """Operators, clients and open tickets written in batches; returns the waiting tickets' ids."""
+    now = utcnow()
+    async with desk.sessions() as s, s.begin():
+        await s.execute(insert(Queue), [{"name": q, "title": q} for q in DEMO_QUEUES])
+        queues = [qid for (qid,) in await s.execute(select(Queue.id))]
+        await s.execute(insert(Operator), [
+            {"username": f"op{i}", "display_name": f"Operator {i}", "password_hash": "", "role": "operator",
+             "languages": ["en", rng.choice(LANGUAGES)], "active": True, "created_at": now, "status": "online",
+             "status_at": now, "seen_at": now, "capacity": {"webchat": 4, "telegram": 4, "email": 10},
+             "last_assigned_at": now - timedelta(seconds=rng.randint(0, 3600))} for i in range(OPERATORS)])
+        ops = [oid for (oid,) in await s.execute(select(Operator.id))]
+        await s.execute(insert(operator_queues), [
+            {"operator_id": oid, "queue_id": qid, "level": rng.choice((1, 1, 2))}
+            for oid in ops for qid in rng.sample(queues, 2)])
+        await s.execute(insert(Client), [{"display_name": f"c{i}", "email": "", "phone": "", "language": "en",
+                                          "created_at": now} for i in range(OPEN_TICKETS)])
+        clients = [cid for (cid,) in await s.execute(select(Client.id))]
+        rows = []
+        for i, cid in enumerate(clients):
+            held = i % 2 == 0
+            rows.append({"number": 100_000 + i, "public_id": f"bench-{i}", "client_id": cid, "channel": rng.choice(CHANNELS),
+                         "chat_id": str(cid), "status": "open", "queue_id": rng.choice(queues),
+                         "assignee_id": rng.choice(ops) if held else None, "priority": rng.choice(("normal", "normal", "high")),
+                         "language": rng.choice(LANGUAGES), "subject": "", "created_at": now, "updated_at": now,
+                         "last_message_at": now, "handed_off_at": now - timedelta(seconds=i), "routed_at": now,
+                         "queued_at": now, "version": 0})
+        for start in range(0, len(rows), 1000):
+            await s.execute(insert(Ticket), rows[start:start + 1000])
+        return [tid for (tid,) in await s.execute(select(Ticket.id).where(Ticket.assignee_id.is_(None)))]
+
+
+async def assignment_times(desk, samples: int) -> tuple[float, float]:
+    rng = random.Random(7)
+    waiting = await fill(desk, rng)
+    rng.shuffle(waiting)
+    times = []
+    for ticket_id in waiting[:samples]:
+        started = time.perf_counter()
+        await assign_ticket(desk, ticket_id)
+        times.append((time.perf_counter() - started) * 1000)
+    return percentiles(times)
+
+
+def choice_times(samples: int) -> tuple[float, float]:
+    """The pure policy: one ticket against 1,000 candidate snapshots, in microseconds."""
+    rng = random.Random(3)
+    now = utcnow()
+    candidates = [Candidate(i, rng.choice((1, 2)), frozenset(("en", rng.choice(LANGUAGES))),
+                            {"webchat": 4, "email": 10}, {"webchat": rng.randint(0, 4)}, "online",
+                            now - timedelta(seconds=rng.randint(0, 3600))) for i in range(OPERATORS)]
+    times = []
+    for i in range(samples):
+        ticket = TicketFacts(i, "delivery", "webchat", rng.choice(LANGUAGES), "normal", now)
+        started = time.perf_counter()
+        choose_operator(ticket, candidates, QueuePolicy())
+        times.append((time.perf_counter() - started) * 1e6)
+    return percentiles(times)
+
+
+def cross_validated_macro_f1(folds: int = 5) -> float | None:
+    """5-fold cross-validated macro-F1 of the classifier pipeline on dev.csv (None: the file is absent)."""
+    from router.classifier import cross_validated_predictions
+    from router.data import read_examples
+    from router.evaluate import score
+
+    if not DEV.exists():
+        return None
+    examples = read_examples(DEV)
+    labels = [e.queue for e in examples]
+    predicted = cross_validated_predictions([e.text for e in examples], labels, folds)
+    return score(labels, predicted).macro_f1
+
+
+def demo_router_macro_f1() -> float | None:
+    """The shipped demo router (rules + model, never trained on dev.csv) scored on dev.csv."""
+    from bot.cli_router import build_router
+    from bot.config import load_settings
+    from router.data import read_examples
+    from router.evaluate import score
+
+    if not DEV.exists():
+        return None
+    router, _ = build_router(load_settings())
+    examples = read_examples(DEV)
+    decisions = [router.route(e.text, language=e.language) for e in examples]
+    return score([e.queue for e in examples], [d.queue for d in decisions]).macro_f1
