@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import timedelta
+from datetime import timedelta, timezone
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from bot.actions.context import Desk, unit_of_work
 from bot.errors import DeliveryError
@@ -67,10 +67,25 @@ class DeliveryWorker:
                 sent = 0
             if sent:
                 continue
+            idle = await self._idle_seconds()
             try:
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), idle)
             except asyncio.TimeoutError:
                 pass
+
+    async def _idle_seconds(self) -> float:
+        """Until the next retry is due (a channel's retry_after is honoured to the moment), at most the idle poll."""
+        try:
+            async with self.desk.sessions() as s:
+                due = (await s.execute(select(func.min(OutboxItem.next_attempt_at))
+                                       .where(OutboxItem.status.in_(("pending", "sending"))))).scalar_one_or_none()
+        except Exception:
+            return IDLE_POLL_SECONDS
+        if due is None:
+            return IDLE_POLL_SECONDS
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=timezone.utc)
+        return min(IDLE_POLL_SECONDS, max(0.01, (due - utcnow()).total_seconds()))
 
     async def _claim(self) -> list[int]:
         now = utcnow()

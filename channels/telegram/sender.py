@@ -3,11 +3,16 @@
 The outbox retries a message as a whole. A message sent in several parts remembers (in this
 process) how many parts went, so a retry after a 429 on part 2 goes on from part 2 instead
 of sending part 1 again. After a crash the outbox sends again from the start: at least once.
+
+Order per client: while a message waits for a retry, newer messages to the same chat are sent
+back to the outbox to wait too (a wait, not a failed attempt), so the client reads them in the
+order the desk wrote them even through a 429 storm.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -20,6 +25,8 @@ from channels.telegram.limits import SendLimiter
 
 logger = logging.getLogger(__name__)
 MAX_INLINE_WAIT = 2.0  # longer waits go back to the outbox (retry_after), so other channels' sends go on
+ORDER_RETRY_SECONDS = 0.5
+ORDER_GUARD_SECONDS = 15 * 60  # a message the outbox may have given up on stops holding newer ones back
 PHOTO_TYPES = ("image/jpeg", "image/png")
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto's limit; larger pictures go as documents
 PROGRESS_KEPT = 1000
@@ -55,12 +62,44 @@ class Sender:
         self.desk = desk
         self.limiter = limiter
         self._progress: OrderedDict[int, tuple[int, str]] = OrderedDict()  # desk message id -> (parts sent, first id)
+        self._unsent: dict[str, dict[int, float]] = {}  # chat -> desk message ids waiting for a retry -> until
 
     async def send(self, message: OutboundMessage) -> str:
+        try:
+            platform_id = await self._send(message)
+        except DeliveryError as exc:
+            if exc.permanent:
+                self._settled(message)
+            else:
+                self._unsent.setdefault(message.chat_id, {})[message.message_id] = time.monotonic() + ORDER_GUARD_SECONDS
+            raise
+        self._settled(message)
+        return platform_id
+
+    def _settled(self, message: OutboundMessage) -> None:
+        waiting = self._unsent.get(message.chat_id)
+        if waiting is not None:
+            waiting.pop(message.message_id, None)
+            if not waiting:
+                del self._unsent[message.chat_id]
+
+    def _earlier_unsent(self, message: OutboundMessage) -> bool:
+        """Whether an older message to the same chat is still waiting for a retry (it must go first)."""
+        waiting = self._unsent.get(message.chat_id, {})
+        now = time.monotonic()
+        for message_id in [m for m, until in waiting.items() if until < now]:
+            del waiting[message_id]  # the outbox gave up on it long ago
+        return any(m < message.message_id for m in waiting)
+
+    async def _send(self, message: OutboundMessage) -> str:
         chat = message.chat_id
         parts = parts_of(message)
         if not parts:
             raise DeliveryError("the message is empty", permanent=True)
+        if self._earlier_unsent(message):
+            # The outbox retries a failed message later; the client must not see a newer one first.
+            raise DeliveryError("waiting for an earlier message to this client to go first",
+                                retry_after=max(ORDER_RETRY_SECONDS, self.limiter.delay(chat)))
         done, first = self._progress.get(message.message_id, (0, ""))
         for index in range(done, len(parts)):
             wait = self.limiter.delay(chat)
