@@ -6,6 +6,7 @@ import io
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.errors import InvalidInput, NotFound
@@ -51,25 +52,37 @@ async def recompute_segments(desk: Desk, client_ids: list[int] | None = None, no
     changed = 0
     for start in range(0, len(client_ids), BATCH):
         batch = client_ids[start:start + BATCH]
-        async with unit_of_work(desk) as unit:
-            s = unit.session
-            histories = await _histories(s, batch, since, desk.settings.feedback.survey.low_score)
-            current = {row.client_id: row for row in (await s.execute(
-                select(ClientSegment).where(ClientSegment.client_id.in_(batch)))).scalars()}
-            for cid in batch:
-                segment, reason = decide(histories[cid], rules, now)
-                row = current.get(cid)
-                if row is None:
-                    s.add(ClientSegment(client_id=cid, segment=segment, computed=segment, pinned=False, tags=[],
-                                        reason=reason, updated_at=now))
-                    _record(unit, cid, None, segment, [], "rules", None, reason)
+        for attempt in range(2):
+            try:
+                changed += await _recompute_batch(desk, batch, since, now)
+                break
+            except IntegrityError:  # a concurrent recompute created a client's first row: read it and go on
+                if attempt:
+                    raise
+    return changed
+
+
+async def _recompute_batch(desk: Desk, batch: list[int], since: datetime, now: datetime) -> int:
+    rules, changed = desk.settings.feedback.segments, 0
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        histories = await _histories(s, batch, since, desk.settings.feedback.survey.low_score)
+        current = {row.client_id: row for row in (await s.execute(
+            select(ClientSegment).where(ClientSegment.client_id.in_(batch)))).scalars()}
+        for cid in batch:
+            segment, reason = decide(histories[cid], rules, now)
+            row = current.get(cid)
+            if row is None:
+                s.add(ClientSegment(client_id=cid, segment=segment, computed=segment, pinned=False, tags=[],
+                                    reason=reason, updated_at=now))
+                _record(unit, cid, None, segment, [], "rules", None, reason)
+                changed += 1
+            elif row.computed != segment or (not row.pinned and row.segment != segment):
+                if not row.pinned and row.segment != segment:
+                    _record(unit, cid, row, segment, list(row.tags), "rules", None, reason)
+                    row.segment = segment
                     changed += 1
-                elif row.computed != segment or (not row.pinned and row.segment != segment):
-                    if not row.pinned and row.segment != segment:
-                        _record(unit, cid, row, segment, list(row.tags), "rules", None, reason)
-                        row.segment = segment
-                        changed += 1
-                    row.computed, row.reason, row.updated_at = segment, reason, now
+                row.computed, row.reason, row.updated_at = segment, reason, now
     return changed
 
 

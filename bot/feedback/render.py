@@ -66,7 +66,8 @@ def standalone_html(digest: Digest, desk_name: str) -> str:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text in a Markdown line or table cell: HTML escaped (renderers pass raw HTML through), pipes escaped."""
+    return str(escape(str(text))).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(digest: Digest, desk_name: str) -> str:

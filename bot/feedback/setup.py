@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.events import ComplaintChanged, SurveyAnswered, TicketChanged, TicketResolved
 from bot.feedback.console_pages import console_routes
+from bot.feedback.mailer import DigestMail
 from bot.feedback.listeners import complaints_queue_listener, segment_listener
 from bot.feedback.survey_page import STATIC, survey_routes
 from bot.feedback.worker import FeedbackWorker, SegmentSweep
@@ -20,7 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def setup_feedback(app: web.Application) -> None:
     """Call after the storage and channel contexts are registered: the worker needs a migrated database."""
     desk = app[DESK]
-    worker = FeedbackWorker(desk, app[PUBLIC_URL], passes=(SegmentSweep(),))
+    worker = FeedbackWorker(desk, app[PUBLIC_URL], passes=(SegmentSweep(), DigestMail(app[PUBLIC_URL])))
     app[FEEDBACK] = worker
     listeners = [(TicketChanged, complaints_queue_listener(desk))]
     on_feedback = segment_listener(desk)
