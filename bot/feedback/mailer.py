@@ -102,7 +102,8 @@ async def send_due_digests(desk: Desk, public_url: str, now: datetime) -> int:
             row = await s.get(DigestDelivery, delivery_id)
         first, last = row.period_start.astimezone(zone).date(), (row.period_end.astimezone(zone) - timedelta(seconds=1)).date()
         try:
-            digest = await build_digest(desk, days(first, last, zone), now)
+            label = f"week of {first} – {last}" if row.every == "week" else ""
+            digest = await build_digest(desk, days(first, last, zone, label), now)
             await send_email(desk.settings, digest_email(desk.settings, digest, row.recipient, f"{public_url.rstrip('/')}/console/digest"))
         except Exception as exc:  # SMTP refused, unreachable, or a bug: retry later, keep the reason
             logger.warning("digest to %s for %s failed (attempt %d): %s", row.recipient, first, row.attempts, exc)
