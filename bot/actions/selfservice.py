@@ -32,6 +32,7 @@ async def tickets_waiting_for_bot(desk: Desk, limit: int = 50) -> list[int]:
     """Tickets the bot holds that have client messages it has not answered yet (oldest first)."""
     done_up_to = func.coalesce(BotDialogue.last_message_id, 0)
     unanswered = exists(select(Message.id).where(Message.ticket_id == Ticket.id, Message.direction == "in",
+                                                 Message.automated.is_(False),  # auto-replies are never answered
                                                  Message.id > done_up_to))
     async with desk.sessions() as s:
         rows = await s.execute(
@@ -57,7 +58,7 @@ async def answer_ticket(desk: Desk, service: SelfService, ticket_id: int, now: d
             s.add(dialogue)
         messages = list((await s.execute(
             select(Message).where(Message.ticket_id == ticket_id, Message.direction == "in",
-                                  Message.id > dialogue.last_message_id)
+                                  Message.automated.is_(False), Message.id > dialogue.last_message_id)
             .order_by(Message.id).limit(MAX_MESSAGES_PER_PASS))).scalars())
         if not messages:
             return False
@@ -144,11 +145,13 @@ async def _let_go(unit: Unit, desk: Desk, service: SelfService, ticket: Ticket, 
     ticket.handed_off_at = now
     ticket.updated_at = now
     t = service.catalogs.get(desk.settings.desk.default_language)
-    note = Note(ticket_id=ticket.id, operator_id=None, created_at=now,
+    # After the bot's last reply in time too, so the console shows it below the folded bot part.
+    note = Note(ticket_id=ticket.id, operator_id=None, created_at=utcnow(),
                 text=summary_note(state, t, reason=reason, bot_messages=bot_part))
     s.add(note)
     s.add(AuditEvent(kind="handed_off", ticket_id=ticket.id, at=now, data={"reason": reason, "by": "bot"}))
     await s.flush()
+    dialogue.state = {**dialogue.state, "summary_note_id": note.id}  # the console shows this note as the summary
     unit.events += [NoteAdded(ticket_id=ticket.id, note_id=note.id), TicketHandedOff(ticket_id=ticket.id, reason=reason),
                     TicketChanged(ticket_id=ticket.id, what="handed_off")]
     logger.info("ticket %s handed off by the bot: %s", ticket.id, reason)

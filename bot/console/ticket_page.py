@@ -13,7 +13,26 @@ from bot.storage import queries
 from bot.web import DESK
 
 
-def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone) -> list[dict]:
+def _fold_bot_parts(entries: list[dict], bot_parts: dict[int, tuple[int, int | None]]) -> list[dict]:
+    """Each ticket's conversation with the bot, up to its hand-off, folded into one entry; the summary marked."""
+    folded: list[dict] = []
+    summaries = {note for _, note in bot_parts.values() if note}
+    for entry in entries:
+        part = bot_parts.get(entry.get("ticket_id"))
+        if entry["kind"] == "message" and part and entry["id"] <= part[0]:
+            if folded and folded[-1]["kind"] == "botpart" and folded[-1]["ticket_id"] == entry["ticket_id"]:
+                folded[-1]["messages"].append(entry)
+                continue
+            folded.append({"kind": "botpart", "ticket_id": entry["ticket_id"], "messages": [entry]})
+            continue
+        if entry["kind"] == "note" and entry["id"] in summaries:
+            entry = {**entry, "summary": True}
+        folded.append(entry)
+    return folded
+
+
+def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone,
+              bot_parts: dict[int, tuple[int, int | None]] | None = None) -> list[dict]:
     """Messages and notes in time order, with a divider wherever the ticket changes."""
     numbers = {t.id: t for t in tickets}
     items = [(m.created_at, 0, m.id, m.ticket_id, "message", m) for m in messages]
@@ -26,8 +45,8 @@ def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone)
                             "current": ticket_id == current_id})
             last_ticket = ticket_id
         data = message_dict(item, t.number, client_name, zone) if kind == "message" else note_dict(item, t.number, zone)
-        entries.append({"kind": kind, **data})
-    return entries
+        entries.append({"kind": kind, "ticket_id": ticket_id, **data})
+    return _fold_bot_parts(entries, bot_parts or {})
 
 
 def _canned(settings, language: str) -> list:
@@ -56,6 +75,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         ids = {t.id for t in tickets}
         messages = [m for m in await queries.client_history(s, row.client_id) if m.ticket_id in ids]
         notes = await queries.notes_of_tickets(s, sorted(ids))
+        bot_parts = await queries.bot_parts(s, sorted(ids))
         queue_names = await queries.queue_names(s)
         links = await queries.ticket_links(s, row.id)
         operators = await queries.operators_for_transfer(s)
@@ -64,7 +84,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
     return page(
         request, visit, "ticket.html", status,
         ticket=ticket_dict(row, zone), client=client, identities=identities,
-        timeline=_timeline(messages, notes, tickets, row.id, row.client_name, zone),
+        timeline=_timeline(messages, notes, tickets, row.id, row.client_name, zone, bot_parts),
         other_tickets=[ticket_dict(t, zone) for t in tickets if t.id != row.id],
         hidden_tickets=len(all_tickets) - len(tickets), canned=_canned(desk.settings, row.language or client.language),
         queues=queue_names, operators=operators, can_take=can_take(viewer, row.assignee_id),

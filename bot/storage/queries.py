@@ -358,3 +358,14 @@ async def tickets_changed_since(session, viewer: Viewer, since: datetime, limit:
     rows = await session.execute(_ticket_rows_query().where(_visible(viewer), Ticket.updated_at >= since)
                                  .order_by(Ticket.updated_at.desc()).limit(limit))
     return [TicketRow(*r) for r in rows]
+
+
+async def bot_parts(session, ticket_ids: list[int]) -> dict[int, tuple[int, int | None]]:
+    """Per ticket the bot handed over: (the last message of the bot part, the summary note's id)."""
+    from bot.storage.models import BotDialogue
+
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(select(BotDialogue.ticket_id, BotDialogue.handoff_message_id, BotDialogue.state)
+                                 .where(BotDialogue.ticket_id.in_(ticket_ids), BotDialogue.handoff_message_id.is_not(None)))
+    return {tid: (last, (state or {}).get("summary_note_id")) for tid, last, state in rows}
