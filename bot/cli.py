@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.cli_i18n import add_i18n_commands
 from bot.cli_feedback import add_feedback_commands
 from bot.cli_router import add_router_commands
+from bot.cli_telegram import add_telegram_commands
 from bot.config import DEMO_CONFIG, Settings, load_settings
 from bot.errors import HelplineError
 
@@ -181,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="a label for the token (e.g. the integration using it)")
     create.set_defaults(func=cmd_tokens_create)
     add_router_commands(sub)
+    add_telegram_commands(sub)
     add_feedback_commands(sub)
     add_i18n_commands(sub)
     return top

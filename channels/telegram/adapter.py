@@ -128,4 +128,4 @@ class TelegramChannel:
     def routes(self) -> list[web.RouteDef]:
         if self.webhook is None:
             return []
-        return [web.post(self.webhook_path, self.webhook, name=f"{self.name}-webhook")]
+        return [web.post(self.webhook_path, self.webhook.handle, name=f"{self.name}-webhook")]

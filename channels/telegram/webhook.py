@@ -26,7 +26,7 @@ class WebhookEndpoint:
         self.secret = secret.encode("utf-8")
         self.pipeline = pipeline
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, self.secret):
             logger.warning("%s: webhook post from %s without the right secret refused", self.channel, request.remote)

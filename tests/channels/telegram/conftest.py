@@ -176,6 +176,10 @@ async def start_app(settings, port: int | None = None) -> tuple[LiveServer, web.
     url = f"http://127.0.0.1:{port}"
     app = create_app(settings, public_url=url, auto_migrate=True)
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        await runner.cleanup()  # what started before the failure (the database) is closed again
+        raise
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return LiveServer(app, url, app[DESK]), runner
