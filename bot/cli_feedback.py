@@ -108,6 +108,17 @@ def cmd_digest(args) -> int:
         period = parse_period(args.period, ZoneInfo(desk.settings.desk.time_zone), now)
         digest = await build_digest(desk, period, now)
         name = desk.settings.desk.name
+        if args.email:
+            from bot.feedback.mailer import digest_email, send_email
+
+            url = f"{desk.settings.desk.public_url.rstrip('/')}/console/digest" if desk.settings.desk.public_url else ""
+            try:
+                await send_email(desk.settings, digest_email(desk.settings, digest, args.email, url))
+            except Exception as exc:
+                config = desk.settings.feedback.digest.email
+                raise HelplineError(f"cannot send through {config.smtp_host}:{config.smtp_port} "
+                                    f"([feedback.digest.email]): {exc}") from None
+            return f"digest for {period.label} sent to {args.email}"
         return {"json": as_json, "md": lambda d: markdown(d, name), "html": lambda d: standalone_html(d, name)}[args.format](digest)
 
     text = _run(args, work)
@@ -150,6 +161,7 @@ def add_digest_commands(sub) -> None:
     digest.add_argument("--period", default="week", help="week (last full week), month (last full month), day, or YYYY-MM-DD:YYYY-MM-DD")
     digest.add_argument("--format", default="md", choices=["html", "md", "json"])
     digest.add_argument("--out", help="write to this file instead of standard output")
+    digest.add_argument("--email", metavar="ADDRESS", help="send it now to this address through [feedback.digest.email]'s SMTP server")
     digest.set_defaults(func=cmd_digest)
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="demo_command", required=True, metavar="ACTION")
     seed = demo.add_parser("seed", help="fill the database with a realistic month of tickets, complaints and surveys")
