@@ -77,6 +77,9 @@ async def answer_ticket(desk: Desk, service: SelfService, ticket_id: int, now: d
             select(StoredAttachment.message_id, func.count()).where(StoredAttachment.message_id.in_([m.id for m in messages]))
             .group_by(StoredAttachment.message_id))).all())
         for message in messages:
+            if message.automated:
+                dialogue.last_message_id = message.id  # an auto-reply or a bounce is never answered
+                continue
             situation = Situation(now=now, channel=ticket.channel,
                                   hints=tuple(h for h in (ticket.language, client.language) if h),
                                   known_email=bool(client.email or (identity and identity.claimed_email)))

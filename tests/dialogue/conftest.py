@@ -14,7 +14,7 @@ DEMO_KB = Path(__file__).resolve().parents[2] / "bot" / "demo_kb"
 QUEUES = ["general", "billing", "delivery", "returns", "tech", "sales", "complaints"]
 
 
-def bot_settings(tmp_path, database_url, **bot):
+def bot_settings(tmp_path, database_url, *, sections: dict | None = None, **bot):
     """The test settings with the bot on: demo knowledge base, order number for delivery and returns,
     an email for web chat visitors, and business hours that never close (hours are tested purely)."""
     values = {"enabled": True, "knowledge_base": str(DEMO_KB), "guess_queue": False,
@@ -23,7 +23,7 @@ def bot_settings(tmp_path, database_url, **bot):
     values.update(bot)
     return make_settings(tmp_path, database_url, bot=values, queues=[{"name": q} for q in QUEUES],
                          router={"business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                                                    "start": "00:00", "end": "00:00"}})
+                                                    "start": "00:00", "end": "00:00"}}, **(sections or {}))
 
 
 async def start_bot_desk(settings) -> tuple[LiveServer, web.AppRunner]:
