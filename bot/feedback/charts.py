@@ -31,7 +31,7 @@ def _scale(bars: list[Bar]) -> float:
     return max([b.value for b in bars] + [b.previous or 0 for b in bars] + [1e-9])
 
 
-def svg(bars: list[Bar], *, width: int = 520, label_width: int = 170, title: str = "") -> Markup:
+def svg(bars: list[Bar], *, width: int = 440, label_width: int = 120, title: str = "") -> Markup:
     """An accessible inline SVG (a <title> and one <text> per label); every label is escaped."""
     row, top = 26, 6
     height = top + row * max(1, len(bars)) + 4
@@ -42,7 +42,7 @@ def svg(bars: list[Bar], *, width: int = 520, label_width: int = 170, title: str
     for i, b in enumerate(bars):
         y = top + i * row
         color = _rgb(COLORS.get(b.color, BAR))
-        label = escape(b.label if len(b.label) <= 26 else b.label[:25] + "…")
+        label = escape(b.label if len(b.label) <= 18 else b.label[:17] + "…")
         parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{label}</text>')
         if b.previous:
             parts.append(f'<rect x="{label_width}" y="{y + 16}" width="{max(1, area * b.previous / top_value):.1f}" height="4" '

@@ -146,7 +146,7 @@ async def test_the_digest_page_is_for_managers_and_supervisors(fserver):
             page = await r.text()
         assert r.status == 200
         assert "Parcel late or not arrived" in page and "My parcel [order] is late" in page and "NW-123456" not in page
-        assert 'class="sla-green"' in page and "<svg" in page and "&lt;script&gt;" in page and "<script>x" not in page
+        assert 'class="light-row light-row-green"' in page and "<svg" in page and "&lt;script&gt;" in page and "<script>x" not in page
         async with http.get(f"{fserver.url}/console/digest?from=2026-01-02&to=2026-01-01") as r:
             assert r.status == 400
     async with await fserver.logged_in("anna") as http:
