@@ -71,6 +71,12 @@ class FaqIndex:
         docs = [self._features(self._document(a), a.language) for a in kb.articles]
         self.idf = self._idf(docs)
         self.vectors = [self._weigh(d) for d in docs]
+        # Postings (term -> documents and weights), so a search touches only documents sharing a term.
+        self.postings: dict[str, dict[str, list[tuple[int, float]]]] = {view: {} for view in WEIGHTS}
+        for doc, vectors in enumerate(self.vectors):
+            for view, vec in vectors.items():
+                for term, weight in vec.items():
+                    self.postings[view].setdefault(term, []).append((doc, weight))
         # Typos are corrected only towards words of the question's own language: "рецепт" (recipe)
         # must not become "receipt".
         self.vocabulary: dict[str, set[str]] = {}
@@ -156,21 +162,29 @@ class FaqIndex:
                                   if name not in features["k"] and words.found_in(fixed, max_words=10 ** 6)})
         features["w"] = corrected
         q = self._weigh(features)
+        dots: dict[str, dict[int, float]] = {view: {} for view in WEIGHTS}
+        for view in WEIGHTS:
+            for term, value in q[view].items():
+                for doc, weight in self.postings[view].get(term, ()):
+                    dots[view][doc] = dots[view].get(doc, 0.0) + value * weight
+        # How much of what the question is about an article covers (an article covers many concepts,
+        # a question few), blended with the cosine so the closer topic wins a tie.
+        q_mass = sum(v * v for v in q["k"].values())
+        coverage: dict[int, float] = {}
+        for term, value in q["k"].items():
+            for doc, _ in self.postings["k"].get(term, ()):
+                coverage[doc] = coverage.get(doc, 0.0) + value * value / q_mass
         best: dict[str, Hit] = {}
-        for article, vec in zip(self.kb.articles, self.vectors):
-            score = self._score(q, vec)
+        for doc in set().union(*(d.keys() for d in dots.values())):
+            score = self._score({view: dots[view].get(doc, 0.0) for view in WEIGHTS}, coverage.get(doc, 0.0))
+            article = self.kb.articles[doc]
             if score > 0 and (article.id not in best or score > best[article.id].score):
                 best[article.id] = Hit(article.id, score, article.language)
         return sorted(best.values(), key=lambda h: -h.score)[:limit]
 
     @staticmethod
-    def _score(q: dict, d: dict) -> float:
-        cos = {view: sum(v * d[view].get(t, 0.0) for t, v in q[view].items()) for view in WEIGHTS}
+    def _score(cos: dict[str, float], coverage: float) -> float:
         lexical = (WEIGHTS["w"] * cos["w"] + WEIGHTS["c"] * cos["c"]) / (WEIGHTS["w"] + WEIGHTS["c"])
-        # How much of what the question is about the article covers (an article covers many
-        # concepts, a question few), blended with the cosine so the closer topic wins a tie.
-        q_mass = sum(v * v for v in q["k"].values())
-        coverage = sum(v * v for t, v in q["k"].items() if t in d["k"]) / q_mass if q_mass else 0.0
         conceptual = 0.6 * coverage + 0.4 * cos["k"]
         # Concepts alone (a question in a language the article lacks) may carry a match; with
         # words in common they add to it.
