@@ -51,9 +51,11 @@ def cmd_update(args) -> int:
 
 
 def cmd_check(args) -> int:
-    gaps = check_catalogs()
-    languages = sorted({p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
-    total = len([m for m in read_catalog(TEMPLATE) if m.id])
+    folder = Path(args.locale_dir) if args.locale_dir else LOCALE_DIR
+    template = folder / TEMPLATE.name if args.locale_dir else TEMPLATE
+    gaps = check_catalogs(folder, template)
+    languages = sorted({p.parent.parent.name for p in folder.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
+    total = len([m for m in read_catalog(template) if m.id])
     for language in languages:
         own = [g for g in gaps if g.language == language]
         missing = [g for g in own if g.kind != "obsolete"]
@@ -71,6 +73,7 @@ def add_i18n_commands(sub) -> None:
     i18n = sub.add_parser("i18n", help="translation catalogs").add_subparsers(dest="i18n_command", required=True, metavar="ACTION")
     check = i18n.add_parser("check", help="list texts each language lacks (they show in English)")
     check.add_argument("--strict", action="store_true", help="exit with 1 when any language has a gap")
+    check.add_argument("--locale-dir", help="a catalog folder of its own (with helpline.pot); default: helpline's")
     check.set_defaults(func=cmd_check)
     i18n.add_parser("extract", help="rewrite the template (helpline.pot) from the code").set_defaults(func=cmd_extract)
     i18n.add_parser("update", help="merge the template into every language's catalog").set_defaults(func=cmd_update)
