@@ -162,6 +162,10 @@ def main() -> int:
         figures += asyncio.run(measure_routing(args.database_url, "PostgreSQL", samples))
     print("measuring the router's choice and quality (5-fold CV on dev.csv)...", file=sys.stderr)
     figures += routing_quality(samples * 5)
+    from bench.digest import measure_digest
+
+    print("measuring the managers' digest on a month of demo data...", file=sys.stderr)
+    figures += measure_digest(10_000 if args.quick else 100_000)
     RESULTS.write_text(json.dumps({"figures": figures}, indent=2) + "\n")
     width = max(len(f["name"]) for f in figures)
     for f in figures:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter, defaultdict
+from itertools import accumulate
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -48,7 +49,8 @@ async def _reserve(s, name: str, count: int) -> int:
 async def _insert(s, model, rows: list[dict]) -> list[int]:
     if not rows:
         return []
-    result = await s.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    table = model.__table__  # Core, not the ORM's bulk path: several times faster for plain rows
+    result = await s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return list(result.scalars())
 
 
@@ -77,7 +79,7 @@ async def seed_demo(desk: Desk, *, days: int = 30, tickets: int = 2000, seed: in
             {"display_name": rng.choice(NAMES[lang]), "email": "", "phone": "", "language": lang,
              "created_at": now - timedelta(days=days + rng.randint(1, 300))} for lang in languages])
         channels = [_pick(rng, CHANNELS) for _ in client_ids]
-        await s.execute(insert(ChannelIdentity), [
+        await s.execute(insert(ChannelIdentity.__table__), [
             {"client_id": cid, "channel": ch, "external_id": f"seed-{secrets.token_hex(8)}", "display_name": "",
              "claimed_email": "", "verified": False, "unreachable": False, "unreachable_reason": "",
              "created_at": now - timedelta(days=days)} for cid, ch in zip(client_ids, channels)])
@@ -87,14 +89,15 @@ async def seed_demo(desk: Desk, *, days: int = 30, tickets: int = 2000, seed: in
     progress(f"{len(client_ids)} clients")
 
     # Returning clients write more often: a few write many times.
-    weights = [rng.paretovariate(1.5) for _ in client_ids]
+    cumulative = list(accumulate(rng.paretovariate(1.5) for _ in client_ids))
+    queue_names = {q: n for n, q in queues.items()}
     complaint_no = first_reference
     for start in range(0, tickets, BATCH):
         count = min(BATCH, tickets - start)
         async with desk.sessions() as s, s.begin():
             plan, rows = [], []
             for i in range(count):
-                k = rng.choices(range(len(client_ids)), weights=weights)[0]
+                k = rng.choices(range(len(client_ids)), cum_weights=cumulative)[0]
                 lang, topic = languages[k], _pick(rng, WEIGHTS)
                 queue_name, category, texts = TOPICS[topic]
                 queue_id = queues.get(queue_name, default_queue)
@@ -140,7 +143,7 @@ async def seed_demo(desk: Desk, *, days: int = 30, tickets: int = 2000, seed: in
                 if done and rng.random() < 0.7:
                     sent = resolved + timedelta(minutes=30)
                     answered = rng.random() < 0.55 and sent < now
-                    bad = (category is not None) + (SLOW_QUEUES.get(next(n for n, q in queues.items() if q == queue_id), 1) > 1)
+                    bad = (category is not None) + (SLOW_QUEUES.get(queue_names.get(queue_id, ""), 1) > 1)
                     score = max(1, min(5, round(rng.gauss(4.5 - 0.9 * bad, 0.9)))) if answered else None
                     comment = rng.choice(COMMENTS_LOW.get(lang, COMMENTS_LOW["en"])) if score and score <= 2 and rng.random() < 0.6 else ""
                     surveys.append({"ticket_id": ticket_id, "client_id": client_ids[k], "status": "answered" if answered else "sent",
@@ -153,19 +156,19 @@ async def seed_demo(desk: Desk, *, days: int = 30, tickets: int = 2000, seed: in
                     ulang, question = rng.choice(UNANSWERED)
                     unanswered.append({"ticket_id": ticket_id, "language": ulang, "question": question, "kind": "no_match",
                                        "article": "", "score": 0.0, "created_at": created})
-            await s.execute(insert(Message), messages)
+            await s.execute(insert(Message.__table__), messages)
             survey_ids = await _insert(s, Survey, surveys)
             if complaints:
-                await s.execute(insert(Complaint), complaints)
+                await s.execute(insert(Complaint.__table__), complaints)
             if unanswered:
-                await s.execute(insert(UnansweredQuestion), unanswered)
+                await s.execute(insert(UnansweredQuestion.__table__), unanswered)
             follow_ups = [{"ticket_id": sv["ticket_id"], "survey_id": sid, "queue_id": sv["queue_id"], "reason": "low_score",
                            "detail": f"score {sv['score']}" + (f": {sv['comment']}" if sv["comment"] else ""),
                            "status": "done" if sv["answered_at"] < now - timedelta(days=3) else "open",
                            "created_at": sv["answered_at"], "outcome": "Called the client.", "done_at": None}
                           for sid, sv in zip(survey_ids, surveys) if sv["score"] is not None and sv["score"] <= 2]
             if follow_ups:
-                await s.execute(insert(FollowUp), follow_ups)
+                await s.execute(insert(FollowUp.__table__), follow_ups)
         made["tickets"] += count
         made["messages"] += len(messages)
         made["surveys_sent"] += len(surveys)
