@@ -3,6 +3,7 @@ at risk, the bot's unanswered questions. Figures come from SQL aggregates; only 
 """
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from bot.storage.models import (
     Client, ClientSegment, Complaint, Message, Operator, Queue, Survey, Ticket, UnansweredQuestion,
 )
 from router.rules import keyword_pattern
-from router.text import fold
+from router.text import fold, strip_diacritics, transliterate
 
 OPEN_COMPLAINT = ("received", "investigating")
 MAX_THEME_ROWS = 20_000
@@ -101,6 +102,11 @@ async def _complaint_counts(s, column, period: Period) -> list[Count]:
     return sorted((Count(n, current.get(n, 0), previous.get(n, 0)) for n in names), key=lambda c: (-c.count, -c.previous, c.name))
 
 
+def _fold(text: str) -> str:
+    """The keyword view of a text (as router.text.fold, without its masking: themes need no numbers)."""
+    return strip_diacritics(transliterate(unicodedata.normalize("NFKC", text).lower()))
+
+
 def _theme_patterns(desk: Desk):
     return [(t.name, keyword_pattern([w for words in t.keywords.values() for w in words]))
             for t in desk.settings.feedback.digest.themes]
@@ -112,9 +118,13 @@ async def _themes(s, desk: Desk, period: Period, masker: Masker) -> list[Theme]:
                             .where(_in(Complaint.created_at, period)).order_by(Complaint.id).limit(MAX_THEME_ROWS))).all()
     patterns = _theme_patterns(desk)
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    seen: dict[tuple[str, str], str] = {}  # complaints repeat each other word for word more often than not
     for summary, language, category in rows:
-        folded = fold(summary or "")
-        name = next((n for n, p in patterns if p.search(folded)), None) or f"Other: {category.replace('_', ' ')}"
+        name = seen.get((summary, category))
+        if name is None:
+            folded = _fold(summary or "")
+            name = next((n for n, p in patterns if p.search(folded)), None) or f"Other: {category.replace('_', ' ')}"
+            seen[(summary, category)] = name
         groups[name].append((summary, language))
     per_theme = desk.settings.feedback.digest.quotes_per_theme
     themes = []
@@ -151,8 +161,9 @@ async def _sla(s, desk: Desk, period: Period, now: datetime) -> list[QueueSla]:
     """First responses to tickets opened in the period against the target; the breach share sets the light."""
     config = desk.settings.feedback.digest
     target = timedelta(minutes=config.first_response_minutes)
+    in_period = select(Ticket.id).where(_in(Ticket.created_at, period))
     first_reply = (select(Message.ticket_id, func.min(Message.created_at).label("at"))
-                   .where(Message.direction == "out", Message.author_kind == "operator")
+                   .where(Message.ticket_id.in_(in_period), Message.direction == "out", Message.author_kind == "operator")
                    .group_by(Message.ticket_id).subquery())
     rows = await s.execute(select(Queue.name, Ticket.created_at, first_reply.c.at)
                            .join(Queue, Queue.id == Ticket.queue_id)
