@@ -149,7 +149,7 @@ async def follow_up_list(request: web.Request, visit: Visit) -> web.Response:
     async with request.app[DESK].sessions() as s:
         rows = await fq.follow_ups(s, visit.viewer, status)
     zone = _zone(request)
-    return page(request, visit, "follow_ups.html", status=status,
+    return page(request, visit, "follow_ups.html", shown=status,
                 follow_ups=[{**f.__dict__, "created": _when(f.created_at, zone), "done": _when(f.done_at, zone)} for f in rows])
 
 
