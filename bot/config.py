@@ -262,6 +262,7 @@ class BotSettings(_Section):
     forms: tuple[FormSettings, ...] = ()
     handoff_words: dict[str, tuple[str, ...]] = {}
     response_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+    form_timeout_minutes: int = Field(15, ge=0, le=7 * 24 * 60)
     guess_queue: bool = True
 
     @field_validator("order_number_pattern")

@@ -7,14 +7,14 @@ crash before the commit leaves the message to the next pass.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
 
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.actions.tickets import queue_outbound
 from bot.dialogue.flow import SelfService
-from bot.dialogue.state import DONE, DialogueState, Incoming, Outcome, Situation
+from bot.dialogue.state import DONE, FORM, DialogueState, Incoming, Outcome, Situation
 from bot.dialogue.summary import summary_note
 from bot.domain import AuthorKind, TicketStatus
 from bot.events import NoteAdded, TicketChanged, TicketHandedOff, TicketResolved
@@ -96,6 +96,37 @@ async def answer_ticket(desk: Desk, service: SelfService, ticket_id: int, now: d
             # Messages after the hand-off in this batch are the operator's to read, not the bot's.
             dialogue.last_message_id = max(dialogue.last_message_id, messages[-1].id)
         return True
+
+
+async def hand_off_abandoned(desk: Desk, service: SelfService, now: datetime | None = None) -> int:
+    """Hand over tickets whose client stopped answering a form ``form_timeout_minutes`` ago (0: never)."""
+    minutes = desk.settings.bot.form_timeout_minutes
+    if not minutes:
+        return 0
+    now = now or utcnow()
+    due = now - timedelta(minutes=minutes)
+    async with desk.sessions() as s:
+        ids = list((await s.execute(
+            select(BotDialogue.ticket_id).join(Ticket, Ticket.id == BotDialogue.ticket_id)
+            .where(BotDialogue.stage == FORM, BotDialogue.updated_at <= due, Ticket.handed_off_at.is_(None))
+            .order_by(BotDialogue.updated_at).limit(50))).scalars())
+    moved = 0
+    for ticket_id in ids:
+        async with unit_of_work(desk) as unit:
+            s = unit.session
+            ticket = (await s.execute(select(Ticket).where(Ticket.id == ticket_id, Ticket.handed_off_at.is_(None))
+                                      .with_for_update(skip_locked=True))).scalar_one_or_none()
+            dialogue = await s.get(BotDialogue, ticket_id) if ticket else None
+            if dialogue is None or dialogue.stage != FORM or dialogue.updated_at > due:
+                continue  # answered meanwhile, or taken by another process
+            state = DialogueState.from_json(dialogue.state)
+            state.stage = dialogue.stage
+            client = await s.get(Client, ticket.client_id)
+            outcome = service.abandon(state, Situation(now=now, channel=ticket.channel))
+            await _apply(unit, ticket, client, None, state, outcome, now)
+            await _let_go(unit, desk, service, ticket, dialogue, state, outcome.handoff, now)
+            moved += 1
+    return moved
 
 
 async def _operator_on(s, ticket: Ticket) -> bool:

@@ -105,6 +105,13 @@ class SelfService:
             return self._form_answer(state, out, t, text, choice, situation)
         return self._question(state, out, t, text, situation, first)
 
+    def abandon(self, state: DialogueState, situation: Situation) -> Outcome:
+        """The client went quiet in the middle of a form: a person takes over with what is known."""
+        out = Outcome()
+        if state.stage != FORM:
+            return out
+        return self._hand_off(state, out, self.catalogs.get(state.language), situation, "client left the form")
+
     # --- stages ---
 
     def _question(self, state: DialogueState, out: Outcome, t: Translator, text: str, situation: Situation,

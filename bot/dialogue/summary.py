@@ -45,4 +45,4 @@ def _marked(t: Translator) -> None:  # pragma: no cover - read by `helpline i18n
     t.gettext("Order number"), t.gettext("Email")
     t.gettext("client asked"), t.gettext("attachment"), t.gettext("answer did not help")
     t.gettext("no answer in the client's language"), t.gettext("no answer found"), t.gettext("form done")
-    t.gettext("operator joined")
+    t.gettext("operator joined"), t.gettext("client left the form")

@@ -10,12 +10,13 @@ import asyncio
 import logging
 
 from bot.actions.context import Desk
-from bot.actions.selfservice import answer_ticket, tickets_waiting_for_bot
+from bot.actions.selfservice import answer_ticket, hand_off_abandoned, tickets_waiting_for_bot
 from bot.dialogue.flow import SelfService
 from bot.events import MessageReceived
 
 logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
+ABANDONED_CHECK_SECONDS = 60.0
 
 
 class DialogueWorker:
@@ -26,6 +27,7 @@ class DialogueWorker:
         self._task: asyncio.Task | None = None
         # One pass at a time in this process (SQLite has no row locks to keep two apart).
         self._pass = asyncio.Lock()
+        self._next_abandoned_check = 0.0
 
     async def on_message_received(self, _event: MessageReceived) -> None:
         self._wake.set()
@@ -70,6 +72,11 @@ class DialogueWorker:
                 except Exception:
                     # One broken ticket must not stop the bot for everyone else; it is retried next pass.
                     logger.exception("the bot could not answer ticket %s", ticket_id)
+            # A client who left in the middle of a form is not left waiting for nobody (checked once a minute).
+            clock = asyncio.get_running_loop().time()
+            if clock >= self._next_abandoned_check:
+                self._next_abandoned_check = clock + ABANDONED_CHECK_SECONDS
+                moved += await hand_off_abandoned(self.desk, self.service)
             return moved
 
     async def settle(self) -> None:

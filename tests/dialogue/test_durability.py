@@ -106,3 +106,35 @@ async def test_hand_off_publishes_the_event_for_the_router(tmp_path, database_ur
         assert [(e.ticket_id, e.reason) for e in events] == [(receipt.ticket_id, "client asked")]
     finally:
         await engine.dispose()
+
+
+async def test_a_form_left_unanswered_goes_to_a_person_after_the_timeout(tmp_path, database_url):
+    from datetime import timedelta
+
+    from bot.actions.selfservice import hand_off_abandoned
+
+    settings = bot_settings(tmp_path, database_url, form_timeout_minutes=15)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    desk = Desk(session_factory(engine), EventBus(), settings,
+                AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
+    await sync_queues(desk)
+    service = build_self_service(settings)
+    try:
+        await receive_message(desk, InboundMessage(channel="webchat", user_id="v3", chat_id="v3", message_id="v3:1",
+                                                   text="Do you sell second-hand cars?", locale_hint="en",
+                                                   sent_at=datetime.now(timezone.utc)))
+        await DialogueWorker(desk, service).settle()
+        now = datetime.now(timezone.utc)
+        assert await hand_off_abandoned(desk, service, now + timedelta(minutes=14)) == 0  # not yet
+        assert await hand_off_abandoned(desk, service, now + timedelta(minutes=16)) == 1
+        assert await hand_off_abandoned(desk, service, now + timedelta(minutes=30)) == 0  # once
+        async with desk.sessions() as s:
+            ticket = (await s.execute(select(Ticket))).scalar_one()
+            note = (await s.execute(select(Note.text))).scalar_one()
+            last = (await s.execute(select(Message.text).order_by(Message.id.desc()))).scalars().first()
+        assert ticket.handed_off_at is not None and "client left the form" in note and "Email: " not in note
+        assert last.startswith("Thank you.")
+    finally:
+        await desk.bus.drain()
+        await engine.dispose()

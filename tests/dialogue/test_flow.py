@@ -189,3 +189,13 @@ def test_state_round_trips_through_json(service):
     talk.say("something about zebras the FAQ does not know")
     restored = DialogueState.from_json({**talk.state.to_json(), "unknown_key": 1})
     assert restored == talk.state
+
+
+def test_a_client_who_leaves_a_form_is_handed_over(service):
+    talk = Talk(service, hints=("hu",))
+    talk.say("árultok használt autót?")
+    assert talk.state.stage == FORM
+    out = service.abandon(talk.state, talk.situation)
+    assert out.handoff == "client left the form" and talk.state.stage == DONE
+    assert out.replies[0].text.startswith("Köszönöm.")
+    assert service.abandon(talk.state, talk.situation).replies == []  # once only
