@@ -18,12 +18,14 @@ from bot.access import Viewer
 from bot.actions.context import Desk
 from bot.console.present import is_mine, message_dict, note_dict, ticket_dict
 from bot.events import (
-    ClientTyping, DeliveryChanged, Event, MessageQueued, MessageReceived, NoteAdded, OperatorTyping, TicketChanged,
+    ClientTyping, DeliveryChanged, Event, MessageEdited, MessageQueued, MessageReceived, NoteAdded, OperatorTyping,
+    TicketChanged,
 )
 from bot.storage import queries
 
 logger = logging.getLogger(__name__)
-EVENTS = (MessageReceived, MessageQueued, DeliveryChanged, TicketChanged, NoteAdded, ClientTyping, OperatorTyping)
+EVENTS = (MessageReceived, MessageQueued, MessageEdited, DeliveryChanged, TicketChanged, NoteAdded, ClientTyping,
+          OperatorTyping)
 MAX_SEEN = 5000
 SESSION_CLOSED = 4401
 SEND_TIMEOUT = 5.0
@@ -98,7 +100,7 @@ class Hub:
                 row = await queries.ticket_row_by_id(s, event.ticket_id)
                 if row is None:
                     return
-                if isinstance(event, (MessageReceived, MessageQueued)):
+                if isinstance(event, (MessageReceived, MessageQueued, MessageEdited)):
                     message = await queries.message_with_attachments(s, event.message_id)
                 elif isinstance(event, NoteAdded):
                     note = await queries.note_by_id(s, event.note_id)
@@ -109,6 +111,10 @@ class Hub:
                 frame = {"type": "message", "ticket": row.number,
                          "message": message_dict(message, row.number, row.client_name, self.zone)}
                 await self._to_watchers(row, targets, frame)
+            elif isinstance(event, MessageEdited) and message:
+                # The client edited it (or an album's late item joined it): the page shows it anew.
+                await self._to_watchers(row, targets, {"type": "edited", "ticket": row.number, "message": message_dict(
+                    message, row.number, row.client_name, self.zone)})
             elif isinstance(event, DeliveryChanged):
                 await self._to_watchers(row, targets, {"type": "delivery", "ticket": row.number,
                                                        "message_id": event.message_id, "status": event.status,

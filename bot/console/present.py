@@ -40,6 +40,7 @@ def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dic
         "delivery": m.delivery_status if outbound else "", "error": m.delivery_error if outbound else "",
         "attachments": [{"id": a.id, "name": a.filename, "size": a.size} for a in m.attachments],
         "folded": m.folded_text, "automated": m.automated, "original": bool(m.raw_key or m.html_key),
+        "edited": when(m.edited_at, zone),  # when the client last changed it; "" if never
     }
 
 

@@ -123,6 +123,7 @@
     li.appendChild(meta);
     li.appendChild(el("div", "text", m.text));
     if (m.automated) meta.appendChild(el("span", "badge warn", "auto-reply"));
+    if (m.edited) meta.appendChild(el("span", "badge edited", "edited"));
     if (m.folded) {
       var folded = el("details", "folded");
       folded.appendChild(el("summary", null, "Quoted text and signature"));
@@ -228,6 +229,10 @@
       setTypingHidden();
       append(messageNode(f.message), '.msg[data-id="' + Number(f.message.id) + '"]');
       if (f.message.outbound) setDelivery(f.message.id, f.message.delivery, f.message.error);
+    } else if (f.type === "edited" && here) {
+      var old = timeline.querySelector('.msg[data-id="' + Number(f.message.id) + '"]');
+      if (old) old.replaceWith(messageNode(f.message));
+      else append(messageNode(f.message), '.msg[data-id="' + Number(f.message.id) + '"]');
     } else if (f.type === "delivery" && here) {
       setDelivery(f.message_id, f.status, f.error);
     } else if (f.type === "note" && here) {
