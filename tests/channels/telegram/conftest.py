@@ -57,36 +57,14 @@ class TelegramDesk:
     name: str = "telegram"
     user: TelegramUser = field(default_factory=TelegramUser)
     worker: DeliveryWorker | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def adapter(self):
         return self.adapters[self.name]
 
-    def _listen(self) -> None:
-        async def changed(_event) -> None:
-            self._changed.set()
-
-        for kind in (MessageReceived, MessageEdited, MessageQueued, DeliveryChanged, TicketChanged):
-            self.desk.bus.subscribe(kind, changed)
-
     async def until(self, check, what: str = "", timeout: float = WAIT) -> None:
         """Wait until ``await check()`` holds; re-checked on every desk event and every fake-server answer."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            self._changed.clear()
-            self.fake.answered_event.clear()
-            if await check():
-                return
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out waiting for {what or check}")
-            waiters = {loop.create_task(self._changed.wait()), loop.create_task(self.fake.answered_event.wait())}
-            # The bound is a safety net for changes that publish nothing (a state write); events end it first.
-            await asyncio.wait(waiters, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-            for task in waiters:
-                task.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
+        await until(self.desk, self.fake, check, what, timeout)
 
     async def acked(self, *update_ids: int) -> None:
         """Wait until the adapter confirmed these updates (it does so only after committing them)."""
@@ -121,6 +99,37 @@ class TelegramDesk:
         return self.worker
 
 
+async def until(desk: Desk, fake: FakeBotAPI, check, what: str = "", timeout: float = WAIT) -> None:
+    """Wait until ``await check()`` holds; re-checked whenever the desk publishes an event or the fake answers."""
+    changed = asyncio.Event()
+
+    async def on_event(_event) -> None:
+        changed.set()
+
+    kinds = (MessageReceived, MessageEdited, MessageQueued, DeliveryChanged, TicketChanged)
+    for kind in kinds:
+        desk.bus.subscribe(kind, on_event)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            changed.clear()
+            fake.answered_event.clear()
+            if await check():
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out waiting for {what or check}")
+            waiters = {loop.create_task(changed.wait()), loop.create_task(fake.answered_event.wait())}
+            # The bound is a safety net for changes that publish nothing (a state write); events end it first.
+            await asyncio.wait(waiters, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            for task in waiters:
+                task.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+    finally:
+        for kind in kinds:
+            desk.bus.unsubscribe(kind, on_event)
+
+
 async def open_desk(settings) -> tuple[Desk, object]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
@@ -145,7 +154,6 @@ async def make_telegram(tmp_path, database_url, fake_api):
         settings = settings or telegram_settings(tmp_path, database_url, fake_api, **bot)
         desk, engine = await open_desk(settings)
         harness = TelegramDesk(desk, fake_api, build_adapters(settings, DeskGateway(desk)))
-        harness._listen()
         opened.append((harness, engine))
         harness.adapter.backoff = BACKOFF
         if start:
