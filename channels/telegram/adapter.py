@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
     from bot.telegram_config import TelegramBotSettings  # the type only: channels do not depend on the desk's config code
 
 logger = logging.getLogger(__name__)
+TYPING_EVERY = 4.0  # seconds
 
 
 class TelegramChannel:
-    """A Telegram bot: long polling or webhook in, the outbox's messages out."""
+    """A Telegram bot: long polling or webhook in, the outbox's messages out, the operator's typing shown."""
 
     def __init__(self, name: str, settings: TelegramBotSettings, desk: DeskPort, *, max_bytes: int,
                  allowed_types: tuple[str, ...], webhook_path: str, token_key: str,
@@ -48,6 +50,7 @@ class TelegramChannel:
         self.poller: Poller | None = None
         self.info: BotInfo | None = None
         self._task: asyncio.Task | None = None
+        self._typing: dict[str, float] = {}  # chat -> when "typing" was last shown
 
     async def start(self) -> None:
         """getMe first: a refused token stops start-up; an unreachable API is retried in the background."""
@@ -124,6 +127,19 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> str:
         """Deliver one outbox message; returns "CHAT:MESSAGE" of its first part."""
         return await self.sender.send(message)
+
+    async def show_typing(self, chat_id: str) -> None:
+        """The operator is typing: Telegram shows "typing…" for about 5 s, so once per TYPING_EVERY is enough."""
+        now = time.monotonic()
+        if now - self._typing.get(chat_id, -TYPING_EVERY) < TYPING_EVERY:
+            return
+        self._typing[chat_id] = now
+        if len(self._typing) > 10_000:
+            self._typing = {c: t for c, t in self._typing.items() if now - t < TYPING_EVERY}
+        try:
+            await self.api.send_typing(chat_id)
+        except TelegramError as exc:  # a courtesy: never worth more than a debug line
+            logger.debug("%s: typing indicator for %s failed: %s", self.name, chat_id, exc)
 
     def routes(self) -> list[web.RouteDef]:
         if self.webhook is None:

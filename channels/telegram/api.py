@@ -163,6 +163,9 @@ class BotAPI:
             sent = await self._call(self.bot.send_document(chat_id, upload, request_timeout=REQUEST_TIMEOUT * 4))
         return sent.message_id
 
+    async def send_typing(self, chat_id: str) -> None:
+        await self._call(self.bot.send_chat_action(chat_id, "typing", request_timeout=CHECK_TIMEOUT))
+
     async def answer_callback(self, callback_id: str) -> None:
         await self._call(self.bot.answer_callback_query(callback_id, request_timeout=REQUEST_TIMEOUT))
 

@@ -2,7 +2,7 @@
 
 It answers like the Bot API (https://core.telegram.org/bots/api) for what the desk uses:
 getMe, getUpdates (a long poll that forgets updates below the offset, as Telegram does),
-sendMessage, sendPhoto, sendDocument, getFile and the file download, answerCallbackQuery,
+sendMessage, sendPhoto, sendDocument, sendChatAction, getFile and the file download, answerCallbackQuery,
 setWebhook, getWebhookInfo and deleteWebhook. It checks what it is sent the way Telegram does
 (HTML that parses, at most 4096 characters, callback data of at most 64 bytes) and refuses the
 rest with Telegram's errors. Tests inject 429, 5xx and 403 answers, hold file downloads, and
@@ -115,6 +115,7 @@ class FakeBotAPI:
         self.calls: list[str] = []  # every method called with the right token, in order
         self.sent: list[Sent] = []
         self.answered: list[str] = []
+        self.chat_actions: list[tuple[str, str]] = []
         self.unexpected: list[str] = []
         self.refused_tokens = 0
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -390,6 +391,13 @@ class FakeBotAPI:
             fault = self.faults["download"].popleft()
             return web.Response(status=fault.status, text=fault.description)
         return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    async def _m_sendChatAction(self, params: dict) -> bool:
+        chat_id = self._chat(params)
+        if params.get("action") not in ("typing", "upload_photo", "upload_document"):
+            raise ValueError("Bad Request: wrong parameter action in request")
+        self.chat_actions.append((chat_id, params["action"]))
+        return True
 
     async def _m_answerCallbackQuery(self, params: dict) -> bool:
         if not params.get("callback_query_id"):

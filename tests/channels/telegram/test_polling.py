@@ -148,3 +148,30 @@ async def test_blocking_the_bot_marks_the_client_unreachable_and_unblocking_clea
     await telegram.acked(again)
     identity, _ = await telegram.identity()
     assert not identity.unreachable and identity.unreachable_reason == ""
+
+
+async def test_get_updates_errors_are_retried_with_back_off(telegram, caplog):
+    telegram.fake.fail("getUpdates", 502, times=2)
+    [update_id] = telegram.fake.push(telegram.user.text("Pēc kļūdas"))
+    await telegram.acked(update_id)
+    assert [m.text for m in await telegram.messages()] == ["Pēc kļūdas"]
+    assert "getUpdates failed" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_a_webhook_left_set_is_reported_and_polling_resumes_once_it_is_gone(telegram, caplog):
+    caplog.set_level(logging.WARNING, "channels.telegram")
+    telegram.fake.webhook = {"url": "https://old.example.com/hook", "secret_token": "", "allowed_updates": None}
+    [update_id] = telegram.fake.push(telegram.user.text("Vai kāds dzird?"))
+    await telegram.fake.wait_until(lambda: "webhook is active" in caplog.text, 10, "the conflict warning")
+    assert "helpline telegram delete-webhook" in caplog.text
+    telegram.fake.webhook = {"url": "", "secret_token": "", "allowed_updates": None}
+    await telegram.acked(update_id)
+    assert [m.text for m in await telegram.messages()] == ["Vai kāds dzird?"]
+
+
+async def test_operator_typing_shows_in_telegram_at_most_every_few_seconds(telegram):
+    await telegram.adapter.show_typing(str(telegram.user.id))
+    await telegram.adapter.show_typing(str(telegram.user.id))
+    assert telegram.fake.calls.count("sendChatAction") == 1
+    assert telegram.fake.chat_actions == [(str(telegram.user.id), "typing")]
