@@ -8,6 +8,8 @@ from pathlib import Path
 from bot.dialogue.i18n import DOMAIN, LOCALE_DIR, TEMPLATE, WORD_LISTS, WORDS, check_catalogs, read_catalog
 
 SOURCES = Path(__file__).resolve().parent
+TEMPLATES = SOURCES.parent / "templates"
+KEYWORDS = {"_": None, "gettext": None, "pgettext": ((1, "c"), 2)}
 
 
 def build_template():
@@ -16,11 +18,14 @@ def build_template():
     from babel.messages.extract import extract_from_dir
 
     catalog = Catalog(project="helpline", domain=DOMAIN, charset="utf-8")
-    method_map = [("dialogue/**.py", "python")]
-    for filename, lineno, message, comments, context in extract_from_dir(
-            str(SOURCES), method_map=method_map, keywords={"gettext": None, "pgettext": ((1, "c"), 2)}):
-        if isinstance(message, str):
-            catalog.add(message, locations=[(f"bot/{filename}", lineno)], auto_comments=comments, context=context)
+    sources = [(SOURCES, "bot", [("dialogue/**.py", "python")]),
+               (TEMPLATES, "templates", [("console/**.html", "jinja2.ext:babel_extract")])]
+    for folder, prefix, method_map in sources:
+        for filename, lineno, message, comments, context in extract_from_dir(
+                str(folder), method_map=method_map, keywords=KEYWORDS):
+            if isinstance(message, str):
+                catalog.add(message, locations=[(f"{prefix}/{filename}", lineno)], auto_comments=comments,
+                            context=context)
     for key in WORD_LISTS:
         catalog.add(key, context=WORDS, auto_comments=["'|'-separated words or phrases; a trailing * matches word starts"])
     return catalog

@@ -15,6 +15,13 @@ STATIC = "console_static"
 ROUTING_HEADER = web.RequestKey("routing_header", dict)
 
 
+def console_translator(language: str):
+    """The console's texts in the desk's language (`_("...")` in templates; English fills gaps)."""
+    from bot.dialogue.i18n import default_catalogs
+
+    return default_catalogs().get(language)
+
+
 def asset(request: web.Request, filename: str) -> str:
     """A versioned static URL, so browsers refetch a changed script or stylesheet."""
     return str(request.app.router[STATIC].url_for(filename=filename))
@@ -24,7 +31,7 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     """Render a console template inside the base layout."""
     desk = request.app[DESK]
     response = render(
-        f"console/{template}", status,
+        f"console/{template}", status, _=console_translator(desk.settings.desk.default_language).gettext,
         desk_name=desk.settings.desk.name, visit=visit, path=request.path, routing=request.get(ROUTING_HEADER),
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"

@@ -25,7 +25,7 @@ async def test_the_console_shows_the_summary_and_folds_the_bot_part(tmp_path, da
                 assert r.status == 200
                 page = await r.text()
         folded = page[page.index('<details class="bot-part">'):page.index("</details>", page.index('<details class="bot-part">'))]
-        assert "Conversation with the bot · 6 messages" in folded
+        assert "Conversation with the bot (6 messages)" in folded
         assert "NW-135790" in folded and "Vai kāds ir?" not in folded
         assert "Vai kāds ir?" in page
         assert "Hand-off summary from the bot" in page and "Order number: NW-135790" in page
