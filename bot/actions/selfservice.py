@@ -37,7 +37,7 @@ async def tickets_waiting_for_bot(desk: Desk, limit: int = 50) -> list[int]:
     async with desk.sessions() as s:
         rows = await s.execute(
             select(Ticket.id).outerjoin(BotDialogue, BotDialogue.ticket_id == Ticket.id)
-            .where(Ticket.handed_off_at.is_(None), Ticket.status.in_(ACTIVE), unanswered)
+            .where(Ticket.handed_off_at.is_(None), Ticket.status.in_(ACTIVE + (TicketStatus.RESOLVED.value,)), unanswered)
             .order_by(Ticket.id).limit(limit))
         return [r[0] for r in rows]
 
@@ -62,6 +62,10 @@ async def answer_ticket(desk: Desk, service: SelfService, ticket_id: int, now: d
             .order_by(Message.id).limit(MAX_MESSAGES_PER_PASS))).scalars())
         if not messages:
             return False
+        if ticket.status == TicketStatus.RESOLVED.value:
+            # A message that joined a resolved ticket without reopening it answers the survey: not the bot's.
+            dialogue.last_message_id = messages[-1].id
+            return True
         state = DialogueState.from_json(dialogue.state)
         state.stage = dialogue.stage or state.stage
         if await _operator_on(s, ticket):

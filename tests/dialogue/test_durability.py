@@ -138,3 +138,40 @@ async def test_a_form_left_unanswered_goes_to_a_person_after_the_timeout(tmp_pat
     finally:
         await desk.bus.drain()
         await engine.dispose()
+
+
+async def test_a_message_on_a_resolved_ticket_is_not_the_bots(tmp_path, database_url):
+    """After "Yes, it helped" the ticket is resolved; a survey answer joins it without reopening it."""
+    from sqlalchemy import update
+
+    settings = bot_settings(tmp_path, database_url)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    desk = Desk(session_factory(engine), EventBus(), settings,
+                AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
+    await sync_queues(desk)
+    worker = DialogueWorker(desk, build_self_service(settings))
+    try:
+        async def say(n: int, text: str):
+            return await receive_message(desk, InboundMessage(channel="webchat", user_id="v4", chat_id="v4", message_id=f"v4:{n}",
+                                                              text=text, locale_hint="en", sent_at=datetime.now(timezone.utc)))
+        receipt = await say(1, "how much does delivery cost?")
+        await worker.settle()
+        await say(2, "Yes")
+        await worker.settle()
+        async with desk.sessions() as s:
+            assert (await s.get(Ticket, receipt.ticket_id)).status == "resolved"
+            bot_before = (await s.execute(select(func.count()).select_from(Message).where(Message.author_kind == "bot"))).scalar_one()
+        # What the survey does: a message joins the resolved ticket, which stays resolved.
+        async with desk.sessions() as s, s.begin():
+            s.add(Message(ticket_id=receipt.ticket_id, channel="webchat", direction="in", author_kind="client", text="5",
+                          external_id="v4:3", delivery_status="received"))
+            await s.execute(update(Ticket).where(Ticket.id == receipt.ticket_id).values(status="resolved"))
+        await worker.settle()
+        async with desk.sessions() as s:
+            bot_after = (await s.execute(select(func.count()).select_from(Message).where(Message.author_kind == "bot"))).scalar_one()
+            dialogue = await s.get(BotDialogue, receipt.ticket_id)
+        assert bot_after == bot_before and dialogue.stage == "ask"
+    finally:
+        await desk.bus.drain()
+        await engine.dispose()
