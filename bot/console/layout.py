@@ -30,9 +30,10 @@ def asset(request: web.Request, filename: str) -> str:
 def page(request: web.Request, visit: Visit | None, template: str, status: int = 200, **context) -> web.Response:
     """Render a console template inside the base layout."""
     desk = request.app[DESK]
+    context.setdefault("routing", request.get(ROUTING_HEADER))
     response = render(
         f"console/{template}", status, _=console_translator(desk.settings.desk.default_language).gettext,
-        desk_name=desk.settings.desk.name, visit=visit, path=request.path, routing=request.get(ROUTING_HEADER),
+        desk_name=desk.settings.desk.name, visit=visit, path=request.path,
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -40,7 +41,11 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
 
 def error_page(request: web.Request, visit: Visit | None, status: int, message: str) -> web.Response:
     titles = {400: "Cannot do that", 403: "Not allowed", 404: "Not found", 429: "Too many attempts"}
-    return page(request, visit, "error.html", status, title=titles.get(status, "Error"), message=message)
+    routing = request.get(ROUTING_HEADER)
+    if routing:
+        # An error page must not echo the path: a hidden ticket's 404 is identical to a missing one's.
+        routing = {**routing, "next": "/console"}
+    return page(request, visit, "error.html", status, title=titles.get(status, "Error"), message=message, routing=routing)
 
 
 async def static_headers(request: web.Request, response: web.StreamResponse) -> None:
