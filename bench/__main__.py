@@ -155,11 +155,11 @@ def main() -> int:
     if args.database_url:
         print("measuring on PostgreSQL...", file=sys.stderr)
         figures += asyncio.run(measure(args.database_url, "PostgreSQL", n))
+        figures += asyncio.run(measure_routing(args.database_url, "PostgreSQL", samples))
     from bench.selfservice import measure_self_service
 
     print("measuring self-service (FAQ retrieval, language detection)...", file=sys.stderr)
     figures += measure_self_service()
-        figures += asyncio.run(measure_routing(args.database_url, "PostgreSQL", samples))
     print("measuring the router's choice and quality (5-fold CV on dev.csv)...", file=sys.stderr)
     figures += routing_quality(samples * 5)
     from bench.digest import measure_digest
