@@ -81,7 +81,7 @@ class SelfService:
         choice = self._choice(state, msg)
         if choice == "handoff" or (choice is None and self.handoff_words.found_in(text)):
             return self._hand_off(state, out, t, situation, "client asked")
-        if switch and len(text.split()) <= 4:
+        if switch:
             out.replies.append(Reply(t.gettext("All right, I will write in {language}.",
                                                language=language_name(switch, switch))))
             return self._ask_again(state, out, t) if not first else out
@@ -263,10 +263,11 @@ class SelfService:
         return any(words.is_whole(text) for words in self.answer_words.values())
 
     def _switch_request(self, text: str) -> str | None:
-        if not text or len(text.split()) > 4:
+        """A message that only asks for a language ("in English please", "по-русски"), not one naming it."""
+        if not text or len(text.split()) > 6:
             return None
         for language, words in self.switch_words.items():
-            if words.found_in(text, max_words=4):
+            if words.is_whole(text):
                 return language
         return None
 

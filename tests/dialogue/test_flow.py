@@ -199,3 +199,12 @@ def test_a_client_who_leaves_a_form_is_handed_over(service):
     assert out.handoff == "client left the form" and talk.state.stage == DONE
     assert out.replies[0].text.startswith("Köszönöm.")
     assert service.abandon(talk.state, talk.situation).replies == []  # once only
+
+
+def test_naming_a_language_is_not_asking_for_it(service):
+    talk = Talk(service, hints=("en",))
+    talk.say("hi")
+    talk.say("Russian doll price?")
+    assert talk.state.language == "en"
+    talk.say("Magyarul kérem!")
+    assert talk.state.language == "hu"
