@@ -126,7 +126,8 @@ class FaqIndex:
             for n in (3, 4):
                 grams.update(padded[i:i + n] for i in range(len(padded) - n + 1))
         folded = fold(text)
-        concepts = Counter({name: 1 for name, words in self.concepts if words.found_in(folded, max_words=10 ** 6)})
+        concepts = Counter({name: 1 for name, words in self.concepts
+                            if words.found_in_folded(folded, max_words=10 ** 6)})
         return {"w": stems, "c": grams, "k": concepts}
 
     @staticmethod
@@ -157,9 +158,9 @@ class FaqIndex:
             corrected[self._correct(term, language)] += n
         if corrected != features["w"]:
             # The corrected words may name a concept the typo hid ("retrun" -> "return").
-            fixed = " ".join(corrected)
+            fixed = fold(" ".join(corrected))
             features["k"].update({name: 1 for name, words in self.concepts
-                                  if name not in features["k"] and words.found_in(fixed, max_words=10 ** 6)})
+                                  if name not in features["k"] and words.found_in_folded(fixed, max_words=10 ** 6)})
         features["w"] = corrected
         q = self._weigh(features)
         dots: dict[str, dict[int, float]] = {view: {} for view in WEIGHTS}

@@ -40,9 +40,12 @@ class WordList:
 
     def found_in(self, text: str, *, max_words: int = SHORT_MESSAGE_WORDS) -> bool:
         """A phrase anywhere, or any word in a short message ("operator please", not a long story)."""
+        return self.found_in_folded(fold(text), max_words=max_words)
+
+    def found_in_folded(self, folded: str, *, max_words: int = SHORT_MESSAGE_WORDS) -> bool:
+        """As ``found_in``, for text already folded (many lists checked against one text)."""
         if self._any is None:
             return False
-        folded = fold(text)
         if self._phrase is not None and self._phrase.search(folded):
             return True
         return len(folded.split()) <= max_words and bool(self._any.search(folded))
