@@ -175,3 +175,14 @@ async def test_a_message_on_a_resolved_ticket_is_not_the_bots(tmp_path, database
     finally:
         await desk.bus.drain()
         await engine.dispose()
+
+
+def test_a_missing_knowledge_base_stops_start_up_with_the_key(tmp_path):
+    import pytest
+
+    from bot.app import create_app
+    from bot.errors import ConfigError
+
+    settings = bot_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", knowledge_base=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="bot.knowledge_base"):
+        create_app(settings)
