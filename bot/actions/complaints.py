@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
 
 from bot.access import Viewer
 from bot.actions.context import Desk, Unit, unit_of_work
@@ -196,7 +195,3 @@ async def move_complaint(desk: Desk, viewer: Viewer, reference: str, status: str
                          data={"complaint_id": complaint.id, "reference": reference, "from": previous, "to": status}))
         unit.events.append(ComplaintChanged(ticket_id=complaint.ticket_id, complaint_id=complaint.id, what=status))
 
-
-async def complaint_with_owner(session, reference: str) -> Complaint | None:
-    return (await session.execute(select(Complaint).options(selectinload(Complaint.owner))
-                                  .where(Complaint.reference == reference))).scalar_one_or_none()

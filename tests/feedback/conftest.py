@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -98,6 +97,3 @@ async def resolved_ticket(desk: Desk, viewer, text: str = "Where is my parcel?",
     await resolve_ticket(desk, viewer, receipt.ticket_id)
     return receipt.ticket_id
 
-
-async def logged_in(server: LiveServer, username: str) -> aiohttp.ClientSession:
-    return await server.logged_in(username)
