@@ -14,7 +14,7 @@ from bot.actions.context import Desk
 from bot.feedback.periods import Period
 from bot.feedback.words import Masker, quote
 from bot.storage.models import (
-    Client, ClientSegment, Complaint, Message, Operator, Queue, Survey, Ticket, UnansweredQuestion,
+    Client, ClientSegment, Complaint, Message, Operator, Queue, Survey, Ticket, TicketSla, UnansweredQuestion,
 )
 from router.rules import keyword_pattern
 from router.text import fold, strip_diacritics, transliterate
@@ -55,7 +55,9 @@ class QueueSla:
     queue: str
     tickets: int
     breached: int
-    light: str  # green, yellow, red
+    light: str  # green, yellow, red (the period's share of breaches)
+    red_now: int = 0  # open tickets the router's SLA clocks show red (or yellow) right now
+    yellow_now: int = 0
 
     @property
     def share(self) -> float:
@@ -181,11 +183,17 @@ async def _sla(s, desk: Desk, period: Period, now: datetime) -> list[QueueSla]:
             answered = answered.replace(tzinfo=period.start.tzinfo)
         if (answered or horizon) - created > target:
             breached[queue] += 1
+    now_levels: dict[str, Counter] = defaultdict(Counter)
+    for queue, level, count in await s.execute(
+            select(Queue.name, TicketSla.level, func.count(TicketSla.ticket_id)).join(Ticket, Ticket.id == TicketSla.ticket_id)
+            .join(Queue, Queue.id == Ticket.queue_id).where(Ticket.status.in_(("new", "open", "waiting")), TicketSla.level > 0)
+            .group_by(Queue.name, TicketSla.level)):
+        now_levels[queue][level] += count
     out = []
-    for queue in sorted(totals):
-        share = breached[queue] / totals[queue]
+    for queue in sorted(set(totals) | set(now_levels)):
+        share = breached[queue] / totals[queue] if totals[queue] else 0.0
         light = "red" if share >= config.sla_red else "yellow" if share >= config.sla_yellow else "green"
-        out.append(QueueSla(queue, totals[queue], breached[queue], light))
+        out.append(QueueSla(queue, totals[queue], breached[queue], light, now_levels[queue][2], now_levels[queue][1]))
     return sorted(out, key=lambda q: ({"red": 0, "yellow": 1, "green": 2}[q.light], -q.share, q.queue))
 
 

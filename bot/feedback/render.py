@@ -32,7 +32,7 @@ def chart_bars(digest: Digest) -> dict[str, list[Bar]]:
         bars[key] = [Bar(c.name, c.average, text=f"{c.average:.2f} ({c.responses})", color=_csat_color(c.average))
                      for c in getattr(digest, key)]
     bars["sla"] = [Bar(q.queue, round(100 * (1 - q.share), 1), text=f"{100 * (1 - q.share):.0f}% of {q.tickets}", color=q.light)
-                   for q in digest.sla]
+                   for q in digest.sla if q.tickets]
     return {key: value for key, value in bars.items() if value}
 
 
@@ -94,8 +94,9 @@ def markdown(digest: Digest, desk_name: str) -> str:
             lines += [f"## CSAT by {title}", "", f"| {title} | answers | average | satisfied |", "|---|---:|---:|---:|"]
             lines += [f"| {_md(c.name)} | {c.responses} | {c.average:.2f} | {100 * c.satisfied:.0f}% |" for c in rows] + [""]
     if d.sla:
-        lines += ["## SLA: first response within target", "", "| queue | light | tickets | breached |", "|---|---|---:|---:|"]
-        lines += [f"| {_md(q.queue)} | {q.light} | {q.tickets} | {q.breached} |" for q in d.sla] + [""]
+        lines += ["## SLA: first response within target", "", "| queue | light | tickets | breached | open now red / yellow |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {_md(q.queue)} | {q.light} | {q.tickets} | {q.breached} | {q.red_now} / {q.yellow_now} |" for q in d.sla] + [""]
     if d.overdue:
         lines += ["## Overdue complaints", ""]
         lines += [f"- {o['reference']} ({_md(o['category'])}, {o['severity']}), due {o['due']}, {o['days_over']} day(s) over, "

@@ -17,7 +17,7 @@ from bot.feedback.lexicon import DEFAULT_MASKS
 from bot.feedback.periods import days, parse_period
 from bot.feedback.render import as_json, markdown, standalone_html
 from bot.feedback.words import Masker
-from bot.storage.models import Message, Survey, Ticket, UnansweredQuestion, utcnow
+from bot.storage.models import Message, Survey, Ticket, TicketSla, UnansweredQuestion, utcnow
 from tests.feedback.conftest import client_writes, operator
 
 TOKEN = re.compile(r"/survey/([A-Za-z0-9_-]+)")
@@ -41,8 +41,11 @@ async def _answer(desk, ticket_id, score, comment="") -> None:
     await answer_by_link(desk, TOKEN.search(text).group(1), score, comment)
 
 
-async def known_desk(desk):
-    """A desk whose digest for yesterday..tomorrow has known figures (see the asserts)."""
+async def known_desk(desk, sla_state: bool = True):
+    """A desk whose digest for yesterday..tomorrow has known figures (see the asserts).
+
+    ``sla_state`` writes the router's SLA levels of two open tickets; a live desk's router keeps its own.
+    """
     now = utcnow()
     anna = await operator(desk, "anna", queues=("general",))
     mark = await operator(desk, "mark", queues=("billing", "delivery", "general"))
@@ -71,6 +74,10 @@ async def known_desk(desk):
     async with desk.sessions() as s:
         c4 = (await s.get(Ticket, t4)).client_id
     await pin_segment(desk, c4, segment="loyal", add_tags=["VIP"])
+    if sla_state:
+        async with desk.sessions() as s, s.begin():  # the router's SLA state of open tickets, as its worker keeps it
+            s.add(TicketSla(ticket_id=t5, level=2, clock="first_response"))
+            s.add(TicketSla(ticket_id=t7, level=1, clock="first_response"))
     async with desk.sessions() as s, s.begin():  # the bot's table, as self-service fills it
         for question in ("Can I pay with PayPal?", "can i pay with paypal?", "Можно ли оплатить при получении?"):
             s.add(UnansweredQuestion(ticket_id=t1, language="ru" if "Можно" in question else "en", question=question,
@@ -101,6 +108,7 @@ async def test_digest_figures_match_the_known_answers(fdesk):
     # Four tickets never got an operator's reply within the hour: two of general's four, two of delivery's three.
     assert [(q.queue, q.tickets, q.breached, q.light) for q in d.sla] == [
         ("delivery", 3, 2, "red"), ("general", 4, 2, "red"), ("billing", 1, 0, "green")]
+    assert [(q.queue, q.red_now, q.yellow_now) for q in d.sla] == [("delivery", 1, 0), ("general", 0, 1), ("billing", 0, 0)]
     assert [o["reference"] for o in d.overdue] == ["C-1002"] and d.overdue[0]["days_over"] == 1
     assert [(r["events"][0]["what"]) for r in d.at_risk] == ["score 1"]
     assert d.unanswered[0] == {"question": "Can I pay with PayPal?", "count": 2, "languages": ["en"]}
@@ -139,7 +147,7 @@ def test_periods():
 
 
 async def test_the_digest_page_is_for_managers_and_supervisors(fserver):
-    period, _ = await known_desk(fserver.desk)
+    period, _ = await known_desk(fserver.desk, sla_state=False)
     url = f"{fserver.url}/console/digest?from={period.first_day}&to={period.last_day}"
     async with await fserver.logged_in("boss") as http:
         async with http.get(url) as r:
