@@ -35,7 +35,7 @@ def svg(bars: list[Bar], *, width: int = 440, label_width: int = 120, title: str
     """An accessible inline SVG (a <title> and one <text> per label); every label is escaped."""
     row, top = 26, 6
     height = top + row * max(1, len(bars)) + 4
-    area = width - label_width - 70
+    area = width - label_width - 95  # room for the value after the longest bar
     top_value = _scale(bars)
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
