@@ -1,6 +1,8 @@
 """The desk as channels see it: the DeskPort of channels/base.py, built on actions and queries."""
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 from bot.actions.context import Desk
 from bot.actions.channel_state import save_channel_state
 from bot.actions.delivery import mark_delivered, record_delivery_report
@@ -10,6 +12,7 @@ from bot.actions.message_parts import add_message_parts
 from bot.domain import Attachment, ConversationEntry, DeliveryReport, InboundMessage, Receipt
 from bot.events import ClientTyping
 from bot.storage import queries
+from bot.storage.locks import singleton_lock
 
 
 class DeskGateway:
@@ -64,3 +67,6 @@ class DeskGateway:
 
     async def verify_phone(self, channel: str, user_id: str, phone: str) -> None:
         await verify_phone(self.desk, channel, user_id, phone)
+
+    def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
+        return singleton_lock(self.desk.sessions.kw["bind"], name)

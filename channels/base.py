@@ -6,6 +6,7 @@ conversation, a ``ConversationReader``.
 """
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
@@ -52,6 +53,9 @@ class DeskPort(Protocol):
 
     async def verify_phone(self, channel: str, user_id: str, phone: str) -> None:
         """Keep a phone number (E.164) the channel vouches for as the client's verified number."""
+
+    def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Try to hold a lock named ``name`` across the desk's processes; yields whether this one holds it."""
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 TYPING_EVERY = 4.0  # seconds
+STANDBY_SECONDS = 15.0  # how often a standing-by process tries to take over polling
 
 
 class TelegramChannel:
@@ -36,6 +37,7 @@ class TelegramChannel:
                  allowed_types: tuple[str, ...], webhook_path: str, token_key: str,
                  backoff: tuple[float, float] = (1.0, 60.0)):
         self.name = name
+        self.desk = desk
         self.settings = settings
         self.token_key = token_key  # where the admin fixes a refused token, for the error message
         self.webhook_path = webhook_path
@@ -86,6 +88,26 @@ class TelegramChannel:
         if self.webhook is not None:
             await self._check_webhook()
             return
+        announced = False
+        while True:
+            # One process polls a bot (Telegram serves one getUpdates at a time); others stand by
+            # and take over when it stops (its lock dies with it, even on kill -9).
+            try:
+                async with self.desk.singleton(f"telegram-polling:{self.info.id}") as mine:
+                    if mine:
+                        if announced:
+                            logger.info("%s: this process polls the bot now", self.name)
+                        await self._poll()
+                        return
+            except Exception:
+                logger.exception("%s: the polling lock could not be taken; trying again", self.name)
+            else:
+                if not announced:
+                    logger.info("%s: another desk process polls this bot; this one stands by", self.name)
+                    announced = True
+            await asyncio.sleep(STANDBY_SECONDS)
+
+    async def _poll(self) -> None:
         restarts = Backoff(*self.backoff)
         while True:
             self.poller = Poller(self.name, self.api, self.pipeline.handle, timeout=self.settings.polling_timeout,

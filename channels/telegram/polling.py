@@ -74,8 +74,8 @@ class Poller:
         if isinstance(exc, Conflict):
             # Telegram lets one getUpdates at a time: a webhook is set, or another process polls.
             level = logging.DEBUG if self._conflict_reported else logging.WARNING
-            logger.log(level, "%s: Telegram says %s. Another process may be polling this bot (run one poller per "
-                              "bot, or use webhook mode), or a webhook is set (`helpline telegram delete-webhook`).",
+            logger.log(level, "%s: Telegram says %s. A webhook is set (`helpline telegram delete-webhook`), or a "
+                              "process of another desk polls this bot.",
                        self.channel, exc)
             self._conflict_reported = True
             delay = self.backoff.next()

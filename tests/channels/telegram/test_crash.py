@@ -152,3 +152,27 @@ async def test_a_restart_redelivers_what_was_not_confirmed_and_stores_it_once(ma
     rows = {m.external_id: m for m in await second.messages()}
     assert {k: m.text for k, m in rows.items()} == expected
     assert len(rows) == len(expected)
+
+
+async def test_two_desk_processes_poll_a_bot_one_at_a_time(make_telegram, fake_api, monkeypatch, caplog):
+    """The second desk on the same database stands by, and takes over when the first stops."""
+    import logging
+
+    from channels.telegram import adapter as adapter_module
+
+    caplog.set_level(logging.INFO, "channels.telegram")
+    monkeypatch.setattr(adapter_module, "STANDBY_SECONDS", 0.1)
+    monkeypatch.setattr(polling, "STOP_GRACE", 0.2)
+    first = await make_telegram()
+    await fake_api.wait_until(lambda: "getUpdates" in fake_api.calls, 10, "the first desk polling")
+    second = await make_telegram(settings=first.desk.settings)
+    await fake_api.wait_until(lambda: "stands by" in caplog.text, 10, "the second desk standing by")
+    assert second.adapter.poller is None
+    user = TelegramUser()
+    [one] = fake_api.push(user.text("Pirmais"))
+    await first.acked(one)
+    await first.adapter.stop()
+    [two] = fake_api.push(user.text("Otrais"))
+    await second.acked(two)
+    assert second.adapter.poller is not None and "this process polls the bot now" in caplog.text
+    assert [m.text for m in await second.messages()] == ["Pirmais", "Otrais"]
