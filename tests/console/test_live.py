@@ -113,7 +113,8 @@ async def test_a_ticket_transferred_away_is_gone_from_the_old_queues_consoles(co
         await ws.send_json({"type": "ping"})
         await frame(ws, "pong")
         await transfer_ticket(console.desk, await viewer(console, "olga"), 1, queue="billing")
-        assert await frame(ws) == {"type": "gone", "ticket": 1001}
+        # Updates from before the transfer (the desk's own workers touch new tickets) may come first.
+        assert await frame(ws, "gone") == {"type": "gone", "ticket": 1001}
 
 
 async def test_notes_and_typing_reach_watchers(console):
