@@ -93,6 +93,26 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_db_backup(args) -> int:
+    from bot.storage.backup import backup_sqlite
+
+    settings = _settings(args)
+    target = Path(args.file)
+    shown = {"step": -1}
+
+    def progress(done: int, total: int) -> None:
+        step = done * 10 // max(total, 1)
+        if step != shown["step"]:
+            shown["step"] = step
+            print(f"  copied {done} of {total} pages", file=sys.stderr, flush=True)
+
+    print(f"backing up {settings.database_url} to {target} ...", file=sys.stderr, flush=True)
+    pages = backup_sqlite(settings.database_url, target, progress)
+    print(f"backup written: {target} ({pages} pages, {target.stat().st_size // 1024} KiB); "
+          f"to restore, stop the desk and point desk.database_url at a copy of it")
+    return 0
+
+
 def cmd_operators_add(args) -> int:
     from bot.actions.operators import create_operator
 
@@ -161,6 +181,9 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True, metavar="ACTION")
     with_config(db.add_parser("upgrade", help="apply pending migrations")).set_defaults(func=cmd_db_upgrade)
+    backup = with_config(db.add_parser("backup", help="copy the SQLite database while the desk runs (PostgreSQL: pg_dump)"))
+    backup.add_argument("file", help="the new backup file (never overwritten)")
+    backup.set_defaults(func=cmd_db_backup)
 
     ops = sub.add_parser("operators", help="manage operators").add_subparsers(dest="op_command", required=True, metavar="ACTION")
     add = with_config(ops.add_parser("add", help="add an operator"))
