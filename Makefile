@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-postgres bench bench-quick clean
+.PHONY: run test test-postgres bench bench-quick chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick $(ARGS)
+
+# kill -9 the desk 20 times under traffic, on SQLite then PostgreSQL (a private <name>_chaos database
+# is created and dropped); writes bench/chaos.json and fails on any loss or duplicate.
+CHAOS_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --kills $${CHAOS_KILLS:-20} --database-url $(CHAOS_DATABASE_URL) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
