@@ -1,4 +1,4 @@
-"""Who may read and change what: every route of the app x every kind of caller, against one live desk.
+"""Who may read and change what: every route x every kind of caller; bad tokens; security headers; CSRF.
 
 The matrix is keyed by the app's own routes, so a route added without a row here fails the test.
 A caller is *denied* when answered 401, 403 or 404 (a ticket one may not see looks missing) or sent
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 from html.parser import HTMLParser
 
 import aiohttp
@@ -77,9 +78,9 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("GET", "/survey/{token}"): (set(), "/survey/{any}", None),
     ("POST", "/survey/{token}"): (set(), "/survey/{any}", {"form": {"score": "5"}}),
     ("GET", "/console/complaints"): (MANAGING, "/console/complaints", None),
-    ("GET", "/console/complaints/{reference}"): (MANAGING, "/console/complaints/{any}", None),
-    ("POST", "/console/complaints/{reference}/edit"): (MANAGING, "/console/complaints/{any}/edit", {"form": {}}),
-    ("POST", "/console/complaints/{reference}/status"): (MANAGING, "/console/complaints/{any}/status", {"form": {}}),
+    ("GET", "/console/complaints/{reference}"): (MANAGING, "/console/complaints/{complaint}", None),
+    ("POST", "/console/complaints/{reference}/edit"): (MANAGING, "/console/complaints/{complaint}/edit", {"form": {}}),
+    ("POST", "/console/complaints/{reference}/status"): (MANAGING, "/console/complaints/{complaint}/status", {"form": {}}),
     ("GET", "/console/follow-ups"): (MANAGING, "/console/follow-ups", None),
     ("POST", "/console/follow-ups/{id}/done"): (STAFF, "/console/follow-ups/{any}/done", {"form": {"outcome": "called back"}}),
     ("GET", "/console/digest"): (MANAGING, "/console/digest", None),
@@ -141,9 +142,20 @@ async def scene(server: LiveServer, chat: Chat) -> tuple[dict[str, Caller], dict
         callers[role] = Caller(role, cookie=token, csrf=csrf, api=await create_api_token(server.desk, role))
     ids = {"ticket": ack["ticket"], "attachment": frame["attachments"][0]["id"], "any": NO_SUCH_ID,
            "client": await client_of(server, callers["admin"], ack["ticket"])}
+    ids["complaint"] = await complaint_of(server, callers["admin"], await fresh_ticket(chat))
     await owner.ws.close()
     await stranger.ws.close()
     return callers, ids
+
+
+async def complaint_of(server: LiveServer, admin: Caller, number: int) -> str:
+    """Mark a ticket as a complaint from the console; its reference (C-n) is where the form leads."""
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{server.url}/console/tickets/{number}/complaint", data={"csrf_token": admin.csrf},
+                          headers=admin.request_headers(""), allow_redirects=False) as r:
+            assert r.status == 303, r.status
+        async with s.get(f"{server.url}/console/complaints", headers=admin.request_headers("")) as r:
+            return re.search(r"/console/complaints/(C-\d+)", await r.text()).group(1)
 
 
 async def client_of(server: LiveServer, admin: Caller, number: int) -> int:
@@ -208,6 +220,9 @@ async def test_every_route_by_every_role(tmp_path, database_url):
             assert not wrong, "\n".join(wrong)
             await console_socket_subscriptions(server, session, callers, ids)
             await chat_socket_is_per_visitor(chat, callers, ids)
+            await bad_bearer_tokens_are_refused(server, session, callers)
+            await html_pages_carry_security_headers(server, session, callers, ids)
+            await every_console_form_needs_its_csrf_token(server, session, callers, ids)
             await logout_ends_the_session(server, session, callers)
     finally:
         await runner.cleanup()
@@ -255,3 +270,94 @@ async def logout_ends_the_session(server: LiveServer, session, callers: dict[str
     assert denied(status, location), "the session still works after logging out"
     status, location = await call(session, server.url, "GET", "/console", operator, None)
     assert status == 200, "logging out one operator ended another's session"
+
+
+async def bad_bearer_tokens_are_refused(server: LiveServer, session, callers: dict[str, Caller]) -> None:
+    """Empty, malformed, foreign and almost-right tokens get 401 on the API, never data."""
+    good = callers["admin"].api
+    values = ["", "Bearer", "Bearer ", "Bearer  ", "bearer", f"Basic {good}", f"Token {good}", good, "Bearer hl_",
+              f"Bearer {good[:-1]}", f"Bearer {good}x", f"Bearer {good} {good}", "Bearer " + "hl_" + "a" * 300,
+              "Bearer null", "Bearer undefined", f"Bearer {callers['visitor'].cookie}",
+              f"Bearer {callers['admin'].cookie}", f"Bearer {callers['admin'].csrf}", "Bearer hl_%00", "Bearer ../../"]
+    for value in values:
+        async with session.get(f"{server.url}/api/v1/tickets", headers={"Authorization": value}) as r:
+            assert r.status == 401, (value, r.status)
+            assert "tickets" not in await r.json()
+
+
+class Forms(HTMLParser):
+    """The POST forms of a page: action and field names; and whether the page has inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self.inline_scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "get").lower() == "post":
+            self.forms.append((a.get("action") or "", {}))
+        elif tag in ("input", "textarea", "select", "button") and self.forms and a.get("name"):
+            self.forms[-1][1].setdefault(a["name"], a.get("value") or "")
+        elif tag == "script" and not a.get("src"):
+            self.inline_scripts += 1
+
+
+HTML_PAGES = ["/", "/chat", "/chat?embed=1", "/console/login", "/console", "/console/tickets/{ticket}", "/console/operators",
+              "/console/alerts", "/console/routing", "/console/complaints", "/console/follow-ups", "/console/digest",
+              "/survey/{any}", "/console/tickets/{any}", "/console/complaints/{complaint}"]
+
+
+async def html_pages_carry_security_headers(server: LiveServer, session, callers: dict[str, Caller], ids: dict) -> None:
+    """A CSP without inline scripts on every HTML page (errors too); only the embedded chat may be framed."""
+    seen = set()
+    for template in HTML_PAGES:
+        path = template.format(**ids)
+        caller = callers["anonymous" if path == "/console/login" else "admin"]
+        async with session.get(server.url + path, headers=caller.request_headers(path), allow_redirects=False) as r:
+            assert r.content_type == "text/html", (path, r.status, r.content_type)
+            csp = r.headers.get("Content-Security-Policy", "")
+            directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+            scripts = directives.get("script-src", directives.get("default-src"))
+            assert scripts is not None and "'unsafe-inline'" not in scripts, (path, csp)
+            parsed = Forms()
+            parsed.feed(await r.text())
+            assert parsed.inline_scripts == 0, f"{path} has an inline script the CSP would block"
+            if path == "/chat?embed=1":
+                assert directives.get("frame-ancestors") != ["'none'"] and "X-Frame-Options" not in r.headers, path
+            else:
+                assert directives.get("frame-ancestors") == ["'none'"] and r.headers.get("X-Frame-Options") == "DENY", path
+            assert r.headers.get("X-Content-Type-Options") == "nosniff", path
+            seen.add(urlsplit(path).path)
+    for method, route in app_routes(server.app):  # every HTML GET route of the console is among the pages above
+        if method == "GET" and route.startswith("/console") and not route.startswith(("/console/static", "/console/ws")) \
+                and "attachments" not in route and "original" not in route and route != "/console/":
+            assert any(re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route), p) for p in seen), f"{route} not checked for headers"
+
+
+async def every_console_form_needs_its_csrf_token(server: LiveServer, session, callers: dict[str, Caller], ids: dict) -> None:
+    """Each POST form of each page carries a csrf_token; its target refuses the form without it (403)."""
+    admin = callers["admin"]
+    forms: dict[str, dict[str, str]] = {}
+    for template in HTML_PAGES:
+        path = template.format(**ids)
+        if not path.startswith("/console") or path == "/console/login":
+            continue  # the login form's token is checked in tests/console/test_login.py
+        async with session.get(server.url + path, headers=admin.request_headers(path), allow_redirects=False) as r:
+            parsed = Forms()
+            parsed.feed(await r.text())
+        for action, fields in parsed.forms:
+            assert "csrf_token" in fields, f"the form to {action} on {path} has no CSRF token"
+            forms[urlsplit(action or path).path] = fields
+    assert len(forms) >= 8, sorted(forms)
+    posts = {route for method, route in app_routes(server.app) if method == "POST"}
+    for action, fields in sorted(forms.items()):
+        assert any(re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route), action) for route in posts), action
+        if action == "/console/logout":
+            continue  # checked by logout_ends_the_session
+        without = {k: v for k, v in fields.items() if k != "csrf_token"}
+        for token in (None, "", "x" * 43, callers["operator"].csrf):
+            data = without if token is None else {**without, "csrf_token": token}
+            async with session.post(server.url + action, data=data, headers=admin.request_headers(action),
+                                    allow_redirects=False) as r:
+                assert r.status == 403, (action, token, r.status)
