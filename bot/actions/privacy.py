@@ -1,0 +1,109 @@
+"""A client's data on request: export it all as JSON, or erase the personal part and keep the statistics.
+
+Erasure keeps ticket rows, numbers, queues, times, scores and routing decisions (what the digest and
+SLA reports count) and removes what identifies or quotes the person: names, addresses, channel ids,
+message texts, notes, survey comments, complaint summaries and the attachment files. Every export and
+erasure leaves an audit event naming who did it.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from bot.actions.context import Desk, unit_of_work
+from bot.errors import NotFound
+from bot.storage.models import (
+    AuditEvent, ChannelIdentity, Client, Complaint, Message, Note, StoredAttachment, Survey, Ticket,
+)
+
+logger = logging.getLogger(__name__)
+ERASED = "[erased]"
+
+
+def _row(obj, *skip: str) -> dict:
+    """A model row as JSON-ready values."""
+    out = {}
+    for column in obj.__table__.columns:
+        if column.key in skip:
+            continue
+        value = getattr(obj, column.key)
+        out[column.key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+async def _client(s, client_id: int) -> Client:
+    client = await s.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"there is no client {client_id}: find the number on a ticket page or in the API")
+    return client
+
+
+async def export_client(desk: Desk, client_id: int, by: str) -> dict:
+    """Everything stored about one client, as plain JSON values; records who exported it."""
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        client = await _client(s, client_id)
+        tickets = list((await s.execute(select(Ticket).where(Ticket.client_id == client_id).order_by(Ticket.id))).scalars())
+        ids = [t.id for t in tickets]
+        messages = list((await s.execute(select(Message).where(Message.ticket_id.in_(ids)).order_by(Message.id))).scalars())
+        files = list((await s.execute(select(StoredAttachment).where(
+            StoredAttachment.message_id.in_([m.id for m in messages])).order_by(StoredAttachment.id))).scalars())
+        by_message: dict[int, list[dict]] = {}
+        for f in files:
+            by_message.setdefault(f.message_id, []).append(_row(f, "message_id"))
+        identities = (await s.execute(select(ChannelIdentity).where(ChannelIdentity.client_id == client_id))).scalars()
+        surveys = (await s.execute(select(Survey).where(Survey.client_id == client_id))).scalars()
+        complaints = (await s.execute(select(Complaint).where(Complaint.client_id == client_id))).scalars()
+        s.add(AuditEvent(kind="client_exported", data={"client_id": client_id, "by": by}))
+        return {
+            "client": _row(client),
+            "identities": [_row(i) for i in identities],
+            "tickets": [{**_row(t, "public_id"), "messages": [
+                {**_row(m, "raw_key", "html_key"), "attachments": by_message.get(m.id, [])}
+                for m in messages if m.ticket_id == t.id]} for t in tickets],
+            "surveys": [_row(v, "token_hash") for v in surveys],
+            "complaints": [_row(c) for c in complaints],
+        }
+
+
+async def erase_client(desk: Desk, client_id: int, by: str) -> dict[str, int]:
+    """Remove the client's personal data, keep tickets and statistics; returns what was erased."""
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        client = await _client(s, client_id)
+        ids = select(Ticket.id).where(Ticket.client_id == client_id)
+        message_ids = select(Message.id).where(Message.ticket_id.in_(ids))
+        files = list((await s.execute(select(StoredAttachment).where(StoredAttachment.message_id.in_(message_ids)))).scalars())
+        originals = [k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(
+            Message.ticket_id.in_(ids)))).all() for k in row if k]
+        counts = {"messages": (await s.execute(select(func.count()).select_from(Message).where(Message.ticket_id.in_(ids)))).scalar_one(),
+                  "attachments": len(files)}
+        client.display_name, client.email, client.phone = ERASED, "", ""
+        # Channel ids identify the person; a later message from them starts a new client.
+        counts["identities"] = (await s.execute(delete(ChannelIdentity).where(ChannelIdentity.client_id == client_id))).rowcount
+        await s.execute(update(Message).where(Message.ticket_id.in_(ids)).values(
+            text=ERASED, folded_text="", raw_key="", html_key="", choices=[]))
+        await s.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(message_ids)))
+        await s.execute(update(Note).where(Note.ticket_id.in_(ids)).values(text=ERASED))
+        await s.execute(update(Ticket).where(Ticket.client_id == client_id).values(subject="", source="", chat_id=ERASED))
+        await s.execute(update(Survey).where(Survey.client_id == client_id).values(comment=""))
+        await s.execute(update(Complaint).where(Complaint.client_id == client_id).values(summary=ERASED, resolution=""))
+        counts["tickets"] = (await s.execute(select(func.count()).select_from(Ticket).where(Ticket.client_id == client_id))).scalar_one()
+        s.add(AuditEvent(kind="client_erased", data={"client_id": client_id, "by": by, **counts}))
+        await s.flush()
+        keys = {f.storage_key for f in files} | set(originals)
+        # Files are stored once per content: keep one another client's message still points at.
+        shared = set((await s.execute(select(StoredAttachment.storage_key).where(StoredAttachment.storage_key.in_(keys)))).scalars())
+        shared |= {k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(
+            (Message.raw_key.in_(keys)) | (Message.html_key.in_(keys))))).all() for k in row}
+    removed = 0
+    for key in keys - shared:  # after commit: a failed transaction never loses a file it still names
+        try:
+            desk.files.path(key).unlink(missing_ok=True)
+            removed += 1
+        except Exception:  # a bad key or a read-only store: the rows no longer point at it
+            logger.warning("could not remove the erased file %s", key[:12])
+    counts["files_removed"] = removed
+    return counts
