@@ -72,6 +72,31 @@ def _print_info(info: dict) -> None:
         print(f"  allowed updates:  {', '.join(info['allowed_updates'])}")
 
 
+def _ignored(settings: Settings, channel: str) -> dict | None:
+    """What the channel recorded as ignored (group chats, unsupported updates); None when the database cannot say."""
+    from sqlalchemy.engine import make_url
+
+    from bot.storage.engine import create_engine, session_factory
+    from bot.storage.queries import channel_state
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return None  # no desk has run here yet (and a status check must not create the database)
+
+    async def read():
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as s:
+                return await channel_state(s, channel, "ignored")
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(read())
+    except Exception:  # no database yet, or not reachable: the API's view above still stands
+        return None
+
+
 def cmd_set_webhook(args) -> int:
     from channels.telegram.normalize import ALLOWED_UPDATES
 
@@ -124,6 +149,10 @@ def cmd_status(args) -> int:
         me, info = _run(bot, name, work)
         print(f"{channel_name(name)}: @{me.username} (id {me.id}), {bot.mode} mode, Bot API at {bot.api_server}")
         _print_info(info)
+        ignored = _ignored(settings, channel_name(name))
+        if ignored:
+            counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(ignored.get("counts", {}).items()))
+            print(f"  ignored updates:  {counts or 'none'}")
         if bot.mode == "polling" and info.get("url"):
             print("  warning: a webhook is set, so polling gets nothing: run `helpline telegram delete-webhook`")
         if bot.mode == "webhook" and not info.get("url"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,25 @@ api_server = "{fake_server.url}"
     assert main(["telegram", "status", "--bot", "telegram-shop", "--config", str(path)]) == 0
     assert "telegram-shop: @shop_help_bot" in capsys.readouterr().out
     assert main(["telegram", "status", "--bot", "nope", "--config", str(path)]) == 2
+
+
+def test_status_shows_what_the_desk_ignored(tmp_path, fake_server, capsys):
+    from bot.actions.channel_state import save_channel_state
+    from bot.config import load_settings
+    from tests.channels.telegram.conftest import open_desk
+
+    path = config(tmp_path, fake_server, mode="polling")
+
+    async def record():
+        desk, engine = await open_desk(load_settings(Path(path)))
+        await save_channel_state(desk, "telegram", "ignored", {"counts": {"supergroup chat": 3, "poll updates are not served": 1}})
+        await engine.dispose()
+
+    asyncio.run(record())
+    assert main(["telegram", "status", "--config", path]) == 0
+    assert "ignored updates:  poll updates are not served: 1, supergroup chat: 3" in capsys.readouterr().out
+
+
+def test_status_creates_no_database(tmp_path, fake_server):
+    assert main(["telegram", "status", "--config", config(tmp_path, fake_server)]) == 0
+    assert not (tmp_path / "data").exists()
