@@ -222,3 +222,4 @@ def setup_api(app: web.Application) -> None:
 
 # Operations other modules add to the one document and router (registered on import).
 from bot.feedback import api as _feedback_api  # noqa: E402,F401
+from bot.console import privacy_api as _privacy_api  # noqa: E402,F401

@@ -225,6 +225,33 @@ PATHS["/api/v1/clients/{client_id}/segment"] = {
     },
 }
 
+# Privacy requests (bot/console/privacy_api.py): admins only; each leaves an audit event naming the caller.
+_ADMIN_ONLY = {"403": _json("The caller is not an admin.", _ref("Error"))}
+SCHEMAS["ClientExport"] = {"type": "object", "required": ["client", "identities", "tickets", "surveys", "complaints"],
+                           "description": "Everything stored about the client: the client row, channel identities, "
+                                          "tickets with their messages and attachments, surveys and complaints.",
+                           "properties": {"client": {"type": "object"}, "identities": {"type": "array"},
+                                          "tickets": {"type": "array"}, "surveys": {"type": "array"},
+                                          "complaints": {"type": "array"}}}
+SCHEMAS["Erasure"] = _object({
+    "client_id": {"type": "integer"},
+    "messages": {"type": "integer", "description": "Message texts replaced by `[erased]`."},
+    "attachments": {"type": "integer", "description": "Attachments removed from the messages."},
+    "identities": {"type": "integer", "description": "Channel identities deleted (a later message starts a new client)."},
+    "tickets": {"type": "integer", "description": "Tickets kept, without personal data, for statistics."},
+    "files_removed": {"type": "integer", "description": "Stored files deleted (files other clients share stay)."},
+})
+PATHS["/api/v1/clients/{client_id}/export"] = {"get": {
+    "operationId": "exportClient", "summary": "All of a client's data as JSON (admins; audited)",
+    "parameters": [_CLIENT],
+    "responses": {"200": _json("The client's data.", _ref("ClientExport")), **_errors("401", "404"), **_ADMIN_ONLY},
+}}
+PATHS["/api/v1/clients/{client_id}/erase"] = {"post": {
+    "operationId": "eraseClient", "summary": "Remove a client's personal data; tickets and statistics stay (admins; audited)",
+    "parameters": [_CLIENT],
+    "responses": {"200": _json("What was erased.", _ref("Erasure")), **_errors("401", "404"), **_ADMIN_ONLY},
+}}
+
 
 DOCUMENT = {
     "openapi": "3.1.0",

@@ -49,6 +49,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("POST", "/api/v1/tickets/{number}/transfer"): (OF_QUEUE, "/api/v1/tickets/{fresh}/transfer", {"json": {"queue": "delivery"}}),
     ("GET", "/api/v1/clients/{client_id}/segment"): (MANAGING, "/api/v1/clients/{client}/segment", None),
     ("POST", "/api/v1/clients/{client_id}/segment"): ({"admin"}, "/api/v1/clients/{client}/segment", {"json": {"tags": ["vip"]}}),
+    ("GET", "/api/v1/clients/{client_id}/export"): ({"admin"}, "/api/v1/clients/{client}/export", None),
+    ("POST", "/api/v1/clients/{client_id}/erase"): ({"admin"}, "/api/v1/clients/{other_client}/erase", {"json": {}}),
     ("GET", "/console"): (STAFF, "/console", None),
     ("GET", "/console/"): (EVERYONE, "/console/", None),  # a redirect to /console
     ("GET", "/console/login"): (EVERYONE, "/console/login", None),
@@ -142,6 +144,7 @@ async def scene(server: LiveServer, chat: Chat) -> tuple[dict[str, Caller], dict
         callers[role] = Caller(role, cookie=token, csrf=csrf, api=await create_api_token(server.desk, role))
     ids = {"ticket": ack["ticket"], "attachment": frame["attachments"][0]["id"], "any": NO_SUCH_ID,
            "client": await client_of(server, callers["admin"], ack["ticket"])}
+    ids["other_client"] = await client_of(server, callers["admin"], await fresh_ticket(chat))  # erased by the admin
     ids["complaint"] = await complaint_of(server, callers["admin"], await fresh_ticket(chat))
     await owner.ws.close()
     await stranger.ws.close()
