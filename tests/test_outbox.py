@@ -70,11 +70,13 @@ async def test_a_temporary_failure_is_retried_later(desk):
     message_id = await ticket_with_reply(desk)
     channel = RecordingChannel(failures=1)
     worker = DeliveryWorker(desk, {"webchat": channel})
+    before = utcnow()
     await worker.run_once()
     message, item = await state(desk, message_id)
     assert item.status == "pending" and item.last_error == "the client's server said try later"
     assert message.delivery_status == "queued"
-    assert await worker.run_once() == 0  # not due yet
+    # Put off by the back-off (at least 80% of the first delay), not retried at once.
+    assert item.next_attempt_at >= before + timedelta(seconds=0.8 * desk.settings.outbox.first_retry_seconds)
     await make_due(desk)
     await worker.run_once()
     message, item = await state(desk, message_id)

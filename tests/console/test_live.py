@@ -44,7 +44,7 @@ async def test_watch_catches_up_on_messages_after_the_last_one_shown(console):
     await console.client_writes("two")
     async with await console.logged_in("anna") as s, await console.socket(s) as ws:
         await ws.send_json({"type": "watch", "ticket": 1001, "after": first.message_id})
-        assert (await frame(ws))["type"] == "watching"
+        assert (await frame(ws, "watching"))["type"] == "watching"
         assert (await frame(ws))["ticket"]["number"] == 1001  # the ticket as it is now
         assert (await frame(ws))["message"]["text"] == "two"
 

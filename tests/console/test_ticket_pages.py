@@ -76,7 +76,7 @@ async def test_reply_from_the_page_is_queued_sent_and_its_delivery_shows(console
     receipt = await console.client_writes("Hello?")
     async with await console.logged_in("anna") as s, await console.socket(s) as ws:
         await ws.send_json({"type": "watch", "ticket": 1001})
-        assert (await frame(ws))["type"] == "watching"
+        assert (await frame(ws, "watching"))["type"] == "watching"
         token = await csrf(s, console)
         status, location, _ = await post(s, f"{console.url}/console/tickets/1001/reply", {"csrf_token": token, "text": "We are on it."})
         assert (status, location) == (303, "/console/tickets/1001")
