@@ -198,6 +198,7 @@ class Ledger:
     acked: set = field(default_factory=set)  # markers the desk acknowledged (ack frame / SMTP 250)
     replies_posted: int = 0  # REST replies answered 201
     replies_seen: set = field(default_factory=set)  # markers of operator replies a visitor's socket carried
+    chat_tickets: set = field(default_factory=set)  # web-chat ticket numbers from acks, for the operator
     ws_connects: int = 0
     ws_errors: int = 0
     smtp_errors: int = 0
@@ -259,6 +260,8 @@ class Visitor:
                         await ws.send_json({"type": "message", "id": cid, "text": text, "name": self.name})
                 elif kind == "ack":
                     text = self.pending.pop(frame.get("id"), None)
+                    if frame.get("ticket"):
+                        self.ledger.chat_tickets.add(int(frame["ticket"]))
                     if text is not None:
                         self.ledger.acked.add(MARK.search(text).group())
                 elif kind == "message":
@@ -328,19 +331,12 @@ async def operator(ledger: Ledger, desk: Desk, generating: asyncio.Event, rng: r
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {desk.token}"}) as http:
         while generating.is_set():
             await asyncio.sleep(rng.uniform(0.1, 0.4))
+            if not ledger.chat_tickets:
+                continue
+            number = rng.choice(sorted(ledger.chat_tickets))  # web-chat tickets, learned from acks
             try:
-                async with http.get(desk.base + "/api/v1/tickets?limit=50",
-                                    timeout=aiohttp.ClientTimeout(total=3)) as r:
-                    if r.status != 200:
-                        continue
-                    tickets = (await r.json())["tickets"]
-                chats = [t for t in tickets if str(t.get("channel", "")).startswith("webchat")
-                         and t.get("status") not in ("closed",)]
-                if not chats:
-                    continue
-                t = rng.choice(chats)
                 n += 1
-                async with http.post(desk.base + f"/api/v1/tickets/{t['number']}/messages",
+                async with http.post(desk.base + f"/api/v1/tickets/{number}/messages",
                                      json={"text": f"We are on it. {ledger.marker('reply', n)}"},
                                      timeout=aiohttp.ClientTimeout(total=3)) as r:
                     if r.status == 201:
@@ -418,6 +414,10 @@ def verdict(ledger: Ledger, rows: dict, kills: int) -> dict:
             if mark.startswith(f"chaos-{ledger.run}-"):
                 stored_counts[mark] = stored_counts.get(mark, 0) + 1
     lost = sorted(ledger.acked - stored_counts.keys())
+    by_client: dict[str, int] = {}
+    for mark in ledger.sent - ledger.acked:
+        who = mark.split("-")[2]
+        by_client[who] = by_client.get(who, 0) + 1
     replies = {m for (text,) in rows["replies"] for m in MARK.findall(text or "")}
     dups = {m: c for m, c in stored_counts.items() if c > 1}
     outbox = {status: count for status, count in rows["outbox"]}
@@ -456,6 +456,7 @@ def verdict(ledger: Ledger, rows: dict, kills: int) -> dict:
         "integrity": rows["integrity"],
         "websocket_connects": ledger.ws_connects,
         "smtp_errors": ledger.smtp_errors,
+        "unacknowledged_by_client": by_client,
         "lost_examples": lost[:10],
         "duplicated_examples": sorted(dups)[:10],
     }
@@ -532,7 +533,7 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
             if done_kills < kills:
                 result["note"] = f"only {done_kills} of {kills} kills fitted in the time budget"
             result["logs"] = None
-            if failed(result):
+            if failed(result) or result["sent"] > result["acknowledged"]:
                 keep = Path(tempfile.mkdtemp(prefix=f"helpline-chaos-{label}-kept-"))
                 for f in Path(tmp).glob("server-*.log"):
                     (keep / f.name).write_bytes(f.read_bytes())
