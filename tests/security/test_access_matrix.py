@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from html.parser import HTMLParser
 
 import aiohttp
 from aiohttp import web
 
+from bot.actions.inbox import receive_message
 from bot.actions.operators import create_api_token, log_in, session_viewer
+from bot.domain import InboundMessage
 from tests.channels.webchat.conftest import Chat, start_desk
 from tests.channels.webchat.test_uploads import form, png, upload
 from tests.conftest import LiveServer
@@ -69,8 +72,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("POST", "/console/tickets/{number}/wrong-queue"): (OF_QUEUE, "/console/tickets/{fresh}/wrong-queue", {"form": {}}),
     ("POST", "/console/tickets/{number}/complaint"): (OF_QUEUE, "/console/tickets/{fresh}/complaint", {"form": {}}),
     ("GET", "/console/attachments/{id}"): (OF_QUEUE, "/console/attachments/{attachment}", None),
-    ("GET", "/console/messages/{id}/original"): (STAFF, "/console/messages/{any}/original", None),
-    ("GET", "/console/messages/{id}/original.eml"): (STAFF, "/console/messages/{any}/original.eml", None),
+    ("GET", "/console/messages/{id}/original"): (OF_QUEUE, "/console/messages/{original}/original", None),
+    ("GET", "/console/messages/{id}/original.eml"): (OF_QUEUE, "/console/messages/{original}/original.eml", None),
     ("GET", "/console/operators"): (MANAGING, "/console/operators", None),
     ("GET", "/console/static"): (EVERYONE, "/console/static/console.css", None),
     ("POST", "/console/status"): (STAFF, "/console/status", {"form": {"status": "away"}}),
@@ -144,11 +147,21 @@ async def scene(server: LiveServer, chat: Chat) -> tuple[dict[str, Caller], dict
         callers[role] = Caller(role, cookie=token, csrf=csrf, api=await create_api_token(server.desk, role))
     ids = {"ticket": ack["ticket"], "attachment": frame["attachments"][0]["id"], "any": NO_SUCH_ID,
            "client": await client_of(server, callers["admin"], ack["ticket"])}
+    ids["original"] = await message_with_original(server)
     ids["other_client"] = await client_of(server, callers["admin"], await fresh_ticket(chat))  # erased by the admin
     ids["complaint"] = await complaint_of(server, callers["admin"], await fresh_ticket(chat))
     await owner.ws.close()
     await stranger.ws.close()
     return callers, ids
+
+
+async def message_with_original(server: LiveServer) -> int:
+    """A message kept with its original as received (as the email channel stores one), in the general queue."""
+    receipt = await receive_message(server.desk, InboundMessage(
+        channel="mailbox", user_id="ann@example.com", chat_id="ann@example.com", message_id="<m1@example.com>",
+        text="hello", sent_at=datetime.now(timezone.utc), raw=b"From: ann@example.com\r\nSubject: hi\r\n\r\nhello\r\n",
+        html="<p>hello</p>"))
+    return receipt.message_id
 
 
 async def complaint_of(server: LiveServer, admin: Caller, number: int) -> str:
