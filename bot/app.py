@@ -9,15 +9,16 @@ from aiohttp import web
 from bot.actions.context import Desk
 from bot.actions.setup import seed_demo_operators, sync_queues
 from bot.config import Settings
-from bot.events import EventBus, OperatorTyping
+from bot.events import ChannelNote, EventBus, OperatorTyping
 from bot.gateway import DeskGateway
 from bot.outbox import DeliveryWorker
+from bot.pgbus import PgEventBus
 from bot.storage.engine import create_engine, is_sqlite, session_factory
 from bot.storage.files import AttachmentStore
 from bot.storage.migrate import is_current, upgrade
 from bot.storage.models import Ticket
 from bot.web import BUS, DESK, PUBLIC_URL
-from channels.base import ChannelAdapter, LiveConnections, TypingIndicator, WebRoutes
+from channels.base import ChannelAdapter, LiveConnections, ProcessRelay, TypingIndicator, WebRoutes
 
 logger = logging.getLogger(__name__)
 ADAPTERS = web.AppKey("adapters", dict)
@@ -64,7 +65,8 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
         auto_migrate = is_sqlite(settings.database_url)
     app = web.Application(client_max_size=max(settings.attachments.max_bytes, settings.channels.webchat.max_attachment_bytes) + 1024 * 1024)
     engine = create_engine(settings.database_url)
-    bus = EventBus()
+    # On PostgreSQL several desk processes may share the database: events cross them by LISTEN/NOTIFY.
+    bus = EventBus() if is_sqlite(settings.database_url) else PgEventBus(settings.database_url)
     desk = Desk(sessions=session_factory(engine), bus=bus, settings=settings,
                 files=AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
     gateway = DeskGateway(desk)
@@ -85,8 +87,12 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
         created = await seed_demo_operators(desk)
         if created:
             logger.info("created demo operators: %s", ", ".join(created))
+        if isinstance(bus, PgEventBus):
+            await bus.start()
         yield
         await bus.drain()
+        if isinstance(bus, PgEventBus):
+            await bus.stop()
         await engine.dispose()
 
     async def channels(app: web.Application) -> AsyncIterator[None]:
@@ -109,7 +115,21 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
         if isinstance(adapter, TypingIndicator):
             await adapter.show_typing(ticket.chat_id)
 
-    bus.subscribe(OperatorTyping, typing_to_channels)
+    bus.subscribe(OperatorTyping, typing_to_channels, everywhere=True)  # the client's socket may be on another process
+
+    if isinstance(bus, PgEventBus):
+        # Channels holding client sockets ask their twins in the other processes to act (a reply
+        # the outbox sent here for a visitor whose socket is there).
+        for name, adapter in adapters.items():
+            if isinstance(adapter, ProcessRelay):
+                adapter.set_relay(lambda note, name=name: bus.publish_elsewhere(ChannelNote(ticket_id=None, channel=name, note=note)))
+
+        async def relay_to_channel(event: ChannelNote) -> None:
+            adapter = adapters.get(event.channel)
+            if isinstance(adapter, ProcessRelay):
+                await adapter.relayed(event.note)
+
+        bus.subscribe(ChannelNote, relay_to_channel, everywhere=True)
 
     async def close_live_connections(app: web.Application) -> None:
         for adapter in adapters.values():

@@ -23,6 +23,7 @@ from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla
 from bot.events import MessageReceived, TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
 from bot.storage.models import Ticket, utcnow
+from bot.storage.singleton import run_alone
 from router.routing import TicketRouter
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class RoutingWorker:
                                (TicketChanged, self._on_changed))
         for event_type, listener in self._subscriptions:
             desk.bus.subscribe(event_type, listener)
+        # The timers run in one process: wake it from whichever process the change happened in.
+        desk.bus.subscribe(TicketChanged, self._wake_on_change, everywhere=True)
 
     # --- listeners: react right after a commit ---
 
@@ -64,6 +67,10 @@ class RoutingWorker:
             await requeue(self.desk, event.ticket_id)
         if event.ticket_id is not None and event.what in RESYNC_ON:
             await sync_ticket_sla(self.desk, event.ticket_id)
+        if event.what in WAKE_ON:
+            self._wake.set()
+
+    async def _wake_on_change(self, event: TicketChanged) -> None:
         if event.what in WAKE_ON:
             self._wake.set()
 
@@ -102,11 +109,14 @@ class RoutingWorker:
     # --- lifecycle ---
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="routing")
+        # The timers (offers, SLA clocks, backlog) run in one desk process; the listeners in every one.
+        engine = self.desk.sessions.kw["bind"]
+        self._task = asyncio.get_running_loop().create_task(run_alone(engine, "routing", self._run), name="routing")
 
     async def stop(self) -> None:
         for event_type, listener in self._subscriptions:
             self.desk.bus.unsubscribe(event_type, listener)
+        self.desk.bus.unsubscribe(TicketChanged, self._wake_on_change)
         if self._task:
             self._task.cancel()
             try:

@@ -1,8 +1,8 @@
 """Past-tense events and the bus that carries them to listeners after commit.
 
 The in-process bus only carries notifications (live console and widget updates, wake-ups);
-work that must survive a crash is a row with a due time. A PostgreSQL LISTEN/NOTIFY bus can
-replace this one behind the same two methods.
+work that must survive a crash is a row with a due time. On PostgreSQL bot/pgbus.py's
+PgEventBus carries them to the desk's other processes as well (LISTEN/NOTIFY).
 """
 from __future__ import annotations
 
@@ -105,6 +105,14 @@ class OperatorTyping(Event):
     operator_id: int
 
 
+@dataclass(frozen=True)
+class ChannelNote(Event):
+    """A channel asks its twin in the other desk processes to act (web chat: a reply for a socket held there)."""
+
+    channel: str
+    note: str
+
+
 Listener = Callable[[Event], Awaitable[None]]
 
 
@@ -115,7 +123,10 @@ class EventBus:
         self._listeners: dict[type[Event], list[Listener]] = defaultdict(list)
         self._tasks: set[asyncio.Task] = set()
 
-    def subscribe(self, event_type: type[Event], listener: Listener) -> None:
+    def subscribe(self, event_type: type[Event], listener: Listener, *, everywhere: bool = False) -> None:
+        """Listen to ``event_type``. With several desk processes (PgEventBus) a listener runs in the
+        process that published the event; ``everywhere`` listeners (live screens, wake-ups) run in
+        every process. Work that must happen once stays with the publisher."""
         self._listeners[event_type].append(listener)
 
     def unsubscribe(self, event_type: type[Event], listener: Listener) -> None:

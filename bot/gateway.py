@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import Awaitable, Callable
 
 from bot.actions.context import Desk
 from bot.actions.channel_state import save_channel_state
@@ -13,6 +14,7 @@ from bot.domain import Attachment, ConversationEntry, DeliveryReport, InboundMes
 from bot.events import ClientTyping
 from bot.storage import queries
 from bot.storage.locks import singleton_lock
+from bot.storage.singleton import run_alone
 
 
 class DeskGateway:
@@ -70,3 +72,6 @@ class DeskGateway:
 
     def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
         return singleton_lock(self.desk.sessions.kw["bind"], name)
+
+    async def run_alone(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        await run_alone(self.desk.sessions.kw["bind"], name, body)

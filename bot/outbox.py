@@ -39,7 +39,7 @@ class DeliveryWorker:
         self.adapters = adapters
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        desk.bus.subscribe(MessageQueued, self._on_message_queued)
+        desk.bus.subscribe(MessageQueued, self._on_message_queued, everywhere=True)
 
     async def _on_message_queued(self, _event) -> None:
         self._wake.set()

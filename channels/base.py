@@ -7,7 +7,7 @@ conversation, a ``ConversationReader``.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, runtime_checkable
+from typing import Awaitable, Callable, Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -57,6 +57,10 @@ class DeskPort(Protocol):
     def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
         """Try to hold a lock named ``name`` across the desk's processes; yields whether this one holds it."""
 
+    async def run_alone(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run ``body()`` (a loop, until cancelled) in one of the desk's processes at a time: this one
+        waits for the lock ``name``, runs it while holding it, and waits again if the lock is lost."""
+
 
 @runtime_checkable
 class ChannelAdapter(Protocol):
@@ -86,6 +90,20 @@ class TypingIndicator(Protocol):
     """Optional: channels that can show the client that an operator is typing."""
 
     async def show_typing(self, chat_id: str) -> None: ...
+
+
+@runtime_checkable
+class ProcessRelay(Protocol):
+    """Optional: channels whose client sockets live in one desk process, when several share a database.
+
+    The desk hands the adapter ``relay``: a call asks this adapter's twin in every other process to
+    run ``relayed(note)`` (a short text, e.g. a chat id). The web chat relays each reply it sends,
+    so the process holding the visitor's socket pushes it.
+    """
+
+    def set_relay(self, relay: Callable[[str], None]) -> None: ...
+
+    async def relayed(self, note: str) -> None: ...
 
 
 @runtime_checkable

@@ -77,7 +77,7 @@ class Hub:
 
     def start(self) -> None:
         for event_type in EVENTS:
-            self.desk.bus.subscribe(event_type, self.on_event)
+            self.desk.bus.subscribe(event_type, self.on_event, everywhere=True)  # an operator may be on any process
 
     def stop(self) -> None:
         for event_type in EVENTS:

@@ -13,6 +13,7 @@ from bot.actions.context import Desk
 from bot.actions.selfservice import answer_ticket, hand_off_abandoned, tickets_waiting_for_bot
 from bot.dialogue.flow import SelfService
 from bot.events import MessageReceived
+from bot.storage.singleton import run_alone
 
 logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
@@ -33,8 +34,9 @@ class DialogueWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        self.desk.bus.subscribe(MessageReceived, self.on_message_received)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="dialogue")
+        self.desk.bus.subscribe(MessageReceived, self.on_message_received, everywhere=True)
+        engine = self.desk.sessions.kw["bind"]  # one process answers (passes are not safe to run twice at once)
+        self._task = asyncio.get_running_loop().create_task(run_alone(engine, "self-service", self._run), name="dialogue")
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(MessageReceived, self.on_message_received)

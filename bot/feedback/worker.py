@@ -14,6 +14,7 @@ from bot.actions.segments import recompute_segments
 from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surveys
 from bot.events import TicketResolved
 from bot.storage.models import utcnow
+from bot.storage.singleton import run_alone
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 15.0
@@ -36,7 +37,8 @@ class FeedbackWorker:
 
     async def start(self) -> None:
         self.desk.bus.subscribe(TicketResolved, self.on_ticket_resolved)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="feedback")
+        engine = self.desk.sessions.kw["bind"]  # surveys, segments and the digest: one desk process sends them
+        self._task = asyncio.get_running_loop().create_task(run_alone(engine, "feedback", self._run), name="feedback")
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(TicketResolved, self.on_ticket_resolved)

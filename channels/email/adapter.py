@@ -63,8 +63,9 @@ class EmailChannel:
                                poller.where, poller.settings.host, problem)
         if self.receiver is not None:
             await self.receiver.start()
+        alone = getattr(self.desk, "run_alone", None)  # several desk processes: one polls each mailbox
         for poller in self.pollers:
-            poller.start()
+            poller.start(alone)
         self._running = True
 
     async def stop(self) -> None:

@@ -74,8 +74,10 @@ class MailboxPoller:
         await self._logout(client)
         return ""
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"imap-{self.index}")
+    def start(self, alone: Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]] | None = None) -> None:
+        """Poll in the background; with ``alone`` (the desk's run_alone), in one desk process at a time."""
+        loop = alone(self.key, self._run) if alone is not None else self._run()
+        self._task = asyncio.get_running_loop().create_task(loop, name=f"imap-{self.index}")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,15 +1,16 @@
 """WebchatChannel: the web chat as a channel adapter (send, typing, routes, lifecycle).
 
 Sockets live in this process, keyed by the visitor's chat id. Every message is stored before it
-is pushed, so a visitor who is offline (or connected to another process) loses nothing: the
-widget resumes from the last message id it has seen when it reconnects.
+is pushed, so a visitor who is offline loses nothing: the widget resumes from the last message id
+it has seen when it reconnects. With several desk processes, send() also relays the chat id to the
+others (ProcessRelay), and the process holding the visitor's socket pushes the reply from storage.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import WSCloseCode, web
 
@@ -43,6 +44,7 @@ class WebchatChannel:
         self.pages = ChatPages(settings.max_message_chars, settings.max_attachment_bytes, settings.allowed_origins)
         self.stopped = False
         self._chats: dict[str, set[Connection]] = {}
+        self._relay: Callable[[str], None] | None = None  # set when other desk processes may hold sockets
 
     async def start(self) -> None:
         """Nothing to connect to: the web chat receives through the desk's own web server."""
@@ -67,7 +69,17 @@ class WebchatChannel:
         for conn in list(self._chats.get(message.chat_id, ())):
             async with conn.lock:
                 conn.push(frame)
+        if self._relay is not None:
+            self._relay(message.chat_id)  # the visitor's sockets may be on another process
         return str(message.message_id)
+
+    def set_relay(self, relay: Callable[[str], None]) -> None:
+        self._relay = relay
+
+    async def relayed(self, note: str) -> None:
+        """Another process sent a reply to chat ``note``: sockets held here catch up from the database."""
+        if note in self._chats:
+            await self.catch_up(note)
 
     async def show_typing(self, chat_id: str) -> None:
         for conn in list(self._chats.get(chat_id, ())):

@@ -1,0 +1,223 @@
+"""PgEventBus: the event bus across desk processes sharing one PostgreSQL (LISTEN/NOTIFY).
+
+Publishing runs the local listeners at once, as the in-process bus does, and NOTIFYs a small JSON
+(the event's type and fields, well under PostgreSQL's 8000-byte payload limit) tagged with this
+process's id. Every other process hands it to its ``everywhere`` listeners (live screens,
+wake-ups); the publisher skips its own notifications, so nothing is delivered twice in one process.
+One dedicated asyncpg connection listens and sends; when it drops, the bus reconnects with
+back-off. Notifications are hints: what they announce is already committed, and screens and widgets
+resume from the database, so one lost while reconnecting costs a delay, never data.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import defaultdict, deque
+from dataclasses import asdict, fields
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bot.events import Event, EventBus, Listener
+
+logger = logging.getLogger(__name__)
+CHANNEL = "helpline_events"
+MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes and more
+KEEPALIVE_SECONDS = 5.0
+RECONNECT_SECONDS = (0.2, 5.0)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """SQLAlchemy's postgresql+asyncpg:// URL as a plain libpq DSN for asyncpg.connect."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _event_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    pending = [Event]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found[sub.__name__] = sub
+            pending.append(sub)
+    return found
+
+
+def encode(event: Event, origin: str) -> str | None:
+    """The notification for ``event``; long text fields are cut so it fits, None if it still does not."""
+    data = asdict(event)
+    payload = json.dumps({"o": origin, "t": type(event).__name__, "f": data}, separators=(",", ":"))
+    if len(payload.encode("utf-8")) <= MAX_PAYLOAD:
+        return payload
+    for key, value in data.items():
+        if isinstance(value, str) and len(value) > 200:
+            data[key] = value[:200]
+    payload = json.dumps({"o": origin, "t": type(event).__name__, "f": data}, separators=(",", ":"))
+    return payload if len(payload.encode("utf-8")) <= MAX_PAYLOAD else None
+
+
+def decode(payload: str, types: dict[str, type[Event]]) -> tuple[str, Event] | None:
+    raw = json.loads(payload)
+    cls = types.get(raw.get("t", ""))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    return raw.get("o", ""), cls(**{k: v for k, v in raw.get("f", {}).items() if k in names})
+
+
+class PgEventBus(EventBus):
+    """EventBus whose ``everywhere`` listeners also hear the events other desk processes publish."""
+
+    def __init__(self, database_url: str, channel: str = CHANNEL):
+        super().__init__()
+        self.dsn = asyncpg_dsn(database_url)
+        self.channel = channel
+        self.origin = uuid.uuid4().hex
+        self._everywhere: dict[type[Event], list[Listener]] = defaultdict(list)
+        self._outgoing: deque[str] | None = None  # notifications not yet sent, oldest first
+        self._queued = asyncio.Event()
+        self._flushed: asyncio.Event | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._runner: asyncio.Task | None = None
+        self._types = _event_types()
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    # --- the EventBus interface ---
+
+    def subscribe(self, event_type: type[Event], listener: Listener, *, everywhere: bool = False) -> None:
+        super().subscribe(event_type, listener)
+        if everywhere:
+            self._everywhere[event_type].append(listener)
+
+    def unsubscribe(self, event_type: type[Event], listener: Listener) -> None:
+        super().unsubscribe(event_type, listener)
+        if listener in self._everywhere[event_type]:
+            self._everywhere[event_type].remove(listener)
+
+    def publish(self, *events: Event) -> None:
+        super().publish(*events)
+        self.publish_elsewhere(*events)
+
+    def publish_elsewhere(self, *events: Event) -> None:
+        """Only to the other processes' ``everywhere`` listeners (this one acted already)."""
+        if self._outgoing is None:
+            return  # not started (or stopped): a single process hears only itself
+        for event in events:
+            payload = encode(event, self.origin)
+            if payload is None:
+                logger.warning("%s is too large to notify other desk processes; dropped", type(event).__name__)
+                continue
+            self._outgoing.append(payload)
+            self._flushed.clear()
+            self._queued.set()
+
+    async def drain(self) -> None:
+        """Wait for local listeners and for this process's notifications to be sent."""
+        while True:
+            if self._flushed is not None and self._outgoing and self._runner and not self._runner.done():
+                try:
+                    await asyncio.wait_for(self._flushed.wait(), 5.0)
+                except asyncio.TimeoutError:
+                    logger.warning("event notifications still unsent after 5 s")
+            await super().drain()
+            if not self._tasks:
+                return
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        """Connect and LISTEN (fails fast if PostgreSQL cannot be reached), then keep the connection up."""
+        self._outgoing = deque()
+        self._flushed = asyncio.Event()
+        self._flushed.set()
+        await self._connect()
+        self._runner = asyncio.get_running_loop().create_task(self._supervise(), name="pg-event-bus")
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._runner:
+            self._runner.cancel()
+            try:
+                await self._runner
+            except asyncio.CancelledError:
+                pass
+            self._runner = None
+        await self._close()
+        self._outgoing = None
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        await conn.add_listener(self.channel, self._on_notify)
+        conn.add_termination_listener(lambda _conn: self._queued.set())  # notice a lost connection at once
+        self._conn = conn
+        self.connected.set()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        self.connected.clear()
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 2.0)
+            except Exception:
+                conn.terminate()
+
+    async def _supervise(self) -> None:
+        delay = RECONNECT_SECONDS[0]
+        while True:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._close()
+                    await self._connect()
+                    self.reconnects += 1
+                    logger.info("event bus: listening again after a lost connection")
+                    delay = RECONNECT_SECONDS[0]
+                await self._send_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("event bus connection lost (%s); reconnecting in %.1f s", exc, delay)
+                await self._close()
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_SECONDS[1], delay * 2)
+
+    async def _send_loop(self) -> None:
+        """Send queued notifications in order; ping the connection when idle so a dead one is noticed."""
+        conn = self._conn
+        while True:
+            if conn.is_closed():
+                raise ConnectionError("the connection closed")
+            if not self._outgoing:
+                self._flushed.set()
+                self._queued.clear()
+                try:
+                    await asyncio.wait_for(self._queued.wait(), KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), KEEPALIVE_SECONDS)
+                continue
+            payload = self._outgoing[0]
+            try:
+                await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, asyncpg.PostgresConnectionError):
+                    raise  # kept at the head of the queue: sent on the new connection
+                logger.warning("event notification refused (%s); dropped", exc)
+            self._outgoing.popleft()
+
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        try:
+            decoded = decode(payload, self._types)
+        except Exception:
+            logger.warning("event bus: an unreadable notification was ignored")
+            return
+        if decoded is None:
+            return
+        origin, event = decoded
+        if origin == self.origin:
+            return  # delivered here when it was published
+        for listener in list(self._everywhere[type(event)]):
+            task = asyncio.get_running_loop().create_task(self._run(listener, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
