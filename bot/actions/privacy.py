@@ -2,8 +2,8 @@
 
 Erasure keeps ticket rows, numbers, queues, times, scores and routing decisions (what the digest and
 SLA reports count) and removes what identifies or quotes the person: names, addresses, channel ids,
-message texts, notes, survey comments, complaint summaries and the attachment files. Every export and
-erasure leaves an audit event naming who did it.
+message texts (and their copies kept for training), notes, survey comments, complaint summaries
+and the attachment files. Every export and erasure leaves an audit event naming who did it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sqlalchemy import delete, func, select, update
 from bot.actions.context import Desk, unit_of_work
 from bot.errors import NotFound
 from bot.storage.models import (
-    AuditEvent, ChannelIdentity, Client, Complaint, Message, Note, StoredAttachment, Survey, Ticket,
+    AuditEvent, ChannelIdentity, Client, Complaint, FollowUp, Message, Note, RoutingDecision, StoredAttachment, Survey,
+    Ticket, UnansweredQuestion,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ async def export_client(desk: Desk, client_id: int, by: str) -> dict:
         identities = (await s.execute(select(ChannelIdentity).where(ChannelIdentity.client_id == client_id))).scalars()
         surveys = (await s.execute(select(Survey).where(Survey.client_id == client_id))).scalars()
         complaints = (await s.execute(select(Complaint).where(Complaint.client_id == client_id))).scalars()
+        questions = (await s.execute(select(UnansweredQuestion).where(UnansweredQuestion.ticket_id.in_(ids)))).scalars()
         s.add(AuditEvent(kind="client_exported", data={"client_id": client_id, "by": by}))
         return {
             "client": _row(client),
@@ -65,6 +67,7 @@ async def export_client(desk: Desk, client_id: int, by: str) -> dict:
                 for m in messages if m.ticket_id == t.id]} for t in tickets],
             "surveys": [_row(v, "token_hash") for v in surveys],
             "complaints": [_row(c) for c in complaints],
+            "unanswered_questions": [_row(q) for q in questions],
         }
 
 
@@ -88,6 +91,10 @@ async def erase_client(desk: Desk, client_id: int, by: str) -> dict[str, int]:
         await s.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(message_ids)))
         await s.execute(update(Note).where(Note.ticket_id.in_(ids)).values(text=ERASED))
         await s.execute(update(Ticket).where(Ticket.client_id == client_id).values(subject="", source="", chat_id=ERASED))
+        # Copies of the client's words kept for the bot's and the router's training.
+        await s.execute(update(UnansweredQuestion).where(UnansweredQuestion.ticket_id.in_(ids)).values(question=ERASED))
+        await s.execute(update(RoutingDecision).where(RoutingDecision.ticket_id.in_(ids)).values(text=""))
+        await s.execute(update(FollowUp).where(FollowUp.ticket_id.in_(ids)).values(detail=ERASED))
         await s.execute(update(Survey).where(Survey.client_id == client_id).values(comment=""))
         await s.execute(update(Complaint).where(Complaint.client_id == client_id).values(summary=ERASED, resolution=""))
         counts["tickets"] = (await s.execute(select(func.count()).select_from(Ticket).where(Ticket.client_id == client_id))).scalar_one()

@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from bot.actions.privacy import ERASED, erase_client, export_client
 from bot.domain import Attachment
-from bot.storage.models import AuditEvent, Client, Message, StoredAttachment, Ticket
+from bot.storage.models import (
+    AuditEvent, Client, Message, RoutingDecision, StoredAttachment, Ticket, UnansweredQuestion,
+)
 from tests.channels.webchat.test_uploads import png
 from tests.console.conftest import console  # noqa: F401  (the live desk fixture)
 from tests.test_cli import assert_clean_failure, config, helpline  # noqa: F401  (config: a fixture)
@@ -50,6 +52,9 @@ async def test_export_then_erase_keeps_tickets_and_other_clients(console):
     assert not any(console.desk.files.path(k).exists() for k in files - left)
     assert all(console.desk.files.path(k).exists() for k in left)
     assert audit == [("client_exported", ann, "test:dpo"), ("client_erased", ann, "test:dpo")]
+    async with console.desk.sessions() as s:  # no copy of the words anywhere (routing and bot training rows too)
+        for model, column in ((RoutingDecision, RoutingDecision.text), (UnansweredQuestion, UnansweredQuestion.question)):
+            assert not (await s.execute(select(model).where(column.like("%charged%")))).first()
     after = json.dumps(await export_client(console.desk, ann, "test:dpo"), ensure_ascii=False)
     assert "Ann" not in after and "charged" not in after and "+371" not in after
     # The same person writing again is a new client: nothing links them back to the erased one.
