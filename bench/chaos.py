@@ -200,6 +200,7 @@ class Ledger:
     replies_seen: set = field(default_factory=set)  # markers of operator replies a visitor's socket carried
     chat_tickets: set = field(default_factory=set)  # web-chat ticket numbers from acks, for the operator
     ws_connects: int = 0
+    error_codes: dict = field(default_factory=dict)  # web-chat error frames by code
     ws_errors: int = 0
     smtp_errors: int = 0
 
@@ -233,7 +234,18 @@ class Visitor:
             await ws.send_json({"type": "hello", "token": self.token, "last_seen": self.last_seen, "locale": "en"})
             synced = False
             next_send = time.monotonic()
+            retry: dict[str, float] = {}  # client id -> when to resend (after unavailable / rate_limited)
+            last_ack = time.monotonic()
             while time.monotonic() < stop_at:
+                now = time.monotonic()
+                for cid, when in list(retry.items()):
+                    if now >= when:
+                        retry.pop(cid)
+                        if cid in self.pending:
+                            await ws.send_json({"type": "message", "id": cid, "text": self.pending[cid],
+                                                "name": self.name})
+                if synced and self.pending and now - last_ack > 10:
+                    return  # nothing acknowledged for 10 s: treat the socket as dead and reconnect
                 if synced and generating.is_set() and self.n < per_visitor and time.monotonic() >= next_send:
                     self.n += 1
                     cid = f"{self.name}-{self.n}"
@@ -259,6 +271,7 @@ class Visitor:
                     for cid, text in list(self.pending.items()):  # resend unacked with the same ids
                         await ws.send_json({"type": "message", "id": cid, "text": text, "name": self.name})
                 elif kind == "ack":
+                    last_ack = time.monotonic()
                     text = self.pending.pop(frame.get("id"), None)
                     if frame.get("ticket"):
                         self.ledger.chat_tickets.add(int(frame["ticket"]))
@@ -275,6 +288,10 @@ class Visitor:
                         if found:
                             self.ledger.replies_seen.add(found.group())
                 elif kind == "error":
+                    code = frame.get("code", "")
+                    self.ledger.error_codes[code] = self.ledger.error_codes.get(code, 0) + 1
+                    if frame.get("id") in self.pending and code in ("unavailable", "rate_limited", "internal_error"):
+                        retry[frame["id"]] = time.monotonic() + min(5.0, float(frame.get("retry_after") or 0.5))
                     if frame.get("id") in self.pending and frame.get("code") in ("not_accepted", "empty_message",
                                                                                   "message_too_long"):
                         log(f"  {self.name}: message {frame['id']} refused: {frame}")
@@ -456,6 +473,7 @@ def verdict(ledger: Ledger, rows: dict, kills: int) -> dict:
         "integrity": rows["integrity"],
         "websocket_connects": ledger.ws_connects,
         "smtp_errors": ledger.smtp_errors,
+        "webchat_error_frames": ledger.error_codes,
         "unacknowledged_by_client": by_client,
         "lost_examples": lost[:10],
         "duplicated_examples": sorted(dups)[:10],
