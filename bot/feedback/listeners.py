@@ -9,11 +9,20 @@ from bot.actions.complaints import complaint_from_desk
 from bot.actions.segments import recompute_segments
 from bot.actions.context import Desk
 from bot.events import Event, TicketChanged
-from bot.storage.models import Complaint, Queue, Ticket
+from bot.storage.models import AuditEvent, Complaint, Queue, Ticket
 
 logger = logging.getLogger(__name__)
-# Ticket changes that can put a ticket into a queue; "transferred" is an operator's doing, the rest the router's.
-PLACING = {"transferred": "operator"}
+# Ticket changes that can put a ticket into a queue, and whose doing each is. Other changes (offers,
+# presence, reachability) are ignored, so they cannot race an operator's transfer and claim the complaint.
+PLACING = {"transferred": "operator", "wrong_queue": "operator", "routed": "router"}
+ROUTER_MOVES = ("step_", "sla_")
+
+
+def placed_by(what: str) -> str | None:
+    """Who put the ticket where it is, for a change that can move it; None for other changes."""
+    if what in PLACING:
+        return PLACING[what]
+    return "router" if what.startswith(ROUTER_MOVES) else None
 
 
 def complaints_queue_listener(desk: Desk):
@@ -21,7 +30,7 @@ def complaints_queue_listener(desk: Desk):
     queue_name = desk.settings.feedback.complaints.queue
 
     async def on_ticket_changed(event: TicketChanged) -> None:
-        if not queue_name or event.what in ("replied", "resolved", "reopened", "assigned") or event.ticket_id is None:
+        if not queue_name or placed_by(event.what) is None or event.ticket_id is None:
             return
         async with desk.sessions() as s:
             in_queue = (await s.execute(
@@ -32,7 +41,11 @@ def complaints_queue_listener(desk: Desk):
             if (await s.execute(select(Complaint.id).where(Complaint.ticket_id == event.ticket_id,
                                                            Complaint.status != "closed").limit(1))).first():
                 return
-        reference = await complaint_from_desk(desk, event.ticket_id, PLACING.get(event.what, "router"))
+            # Listeners run after the fact: credit whoever made the ticket's latest move, not this event.
+            kinds = (await s.execute(select(AuditEvent.kind).where(AuditEvent.ticket_id == event.ticket_id)
+                                     .order_by(AuditEvent.id.desc()).limit(50))).scalars()
+            source = next((who for who in map(placed_by, kinds) if who), "router")
+        reference = await complaint_from_desk(desk, event.ticket_id, source)
         logger.info("ticket %s reached the %s queue: complaint %s", event.ticket_id, queue_name, reference)
 
     return on_ticket_changed

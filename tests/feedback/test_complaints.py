@@ -66,6 +66,7 @@ async def test_a_complaint_is_acknowledged_with_its_reference_and_moves_through_
 async def test_a_ticket_transferred_to_the_complaints_queue_becomes_a_complaint(fserver):
     anna = await operator(fserver.desk, "anna", queues=("general",))
     receipt = await client_writes(fserver.desk, "I want to complain: my refund never came")
+    await fserver.desk.bus.drain()  # the router has placed the new ticket; now the operator moves it
     await transfer_ticket(fserver.desk, anna, receipt.ticket_id, queue="complaints")
     await fserver.desk.bus.drain()
     async with fserver.desk.sessions() as s:
