@@ -24,6 +24,7 @@ from bot.events import MessageReceived, TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
 from bot.storage.models import Ticket, utcnow
 from bot.storage.singleton import run_alone
+from bot.workers import cancel_task, wait_for_wake
 from router.routing import TicketRouter
 
 logger = logging.getLogger(__name__)
@@ -117,13 +118,8 @@ class RoutingWorker:
         for event_type, listener in self._subscriptions:
             self.desk.bus.unsubscribe(event_type, listener)
         self.desk.bus.unsubscribe(TicketChanged, self._wake_on_change)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -142,7 +138,4 @@ class RoutingWorker:
             timeout = poll
             if upcoming is not None:
                 timeout = min(poll, max(0.05, (upcoming - utcnow()).total_seconds()))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await wait_for_wake(self._wake, timeout)

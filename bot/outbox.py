@@ -19,6 +19,7 @@ from bot.events import DeliveryChanged, MessageQueued
 from bot.storage.models import Message, OutboxItem, utcnow
 from bot.storage.queries import outbound_message
 from channels.base import ChannelAdapter
+from bot.workers import cancel_task, wait_for_wake
 
 logger = logging.getLogger(__name__)
 BATCH = 50
@@ -49,13 +50,8 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(MessageQueued, self._on_message_queued)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -68,10 +64,7 @@ class DeliveryWorker:
             if sent:
                 continue
             idle = await self._idle_seconds()
-            try:
-                await asyncio.wait_for(self._wake.wait(), idle)
-            except asyncio.TimeoutError:
-                pass
+            await wait_for_wake(self._wake, idle)
 
     async def _idle_seconds(self) -> float:
         """Until the next retry is due (a channel's retry_after is honoured to the moment), at most the idle poll."""

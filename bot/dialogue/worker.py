@@ -14,6 +14,7 @@ from bot.actions.selfservice import answer_ticket, hand_off_abandoned, tickets_w
 from bot.dialogue.flow import SelfService
 from bot.events import MessageReceived
 from bot.storage.singleton import run_alone
+from bot.workers import cancel_task, wait_for_wake
 
 logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
@@ -40,13 +41,8 @@ class DialogueWorker:
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(MessageReceived, self.on_message_received)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -58,10 +54,7 @@ class DialogueWorker:
                 answered = 0
             if answered:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+            await wait_for_wake(self._wake, IDLE_POLL_SECONDS)
 
     async def run_once(self) -> int:
         """Answer every ticket with unanswered client messages; returns how many tickets moved on."""

@@ -15,6 +15,7 @@ from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surve
 from bot.events import TicketResolved
 from bot.storage.models import utcnow
 from bot.storage.singleton import run_alone
+from bot.workers import cancel_task, wait_for_wake
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 15.0
@@ -42,13 +43,8 @@ class FeedbackWorker:
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(TicketResolved, self.on_ticket_resolved)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass: plan missed surveys, send due ones, then the other periodic work; returns surveys handled."""
@@ -69,10 +65,7 @@ class FeedbackWorker:
                 await self.run_once()
             except Exception:
                 logger.exception("feedback pass failed; retrying shortly")
-            try:
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+            await wait_for_wake(self._wake, POLL_SECONDS)
 
 
 class SegmentSweep:
