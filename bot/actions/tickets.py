@@ -155,6 +155,8 @@ async def transfer_ticket(desk: Desk, viewer: Viewer, ticket_id: int, *, queue: 
                 raise InvalidInput(f"{operator} does not work in this ticket's queue; transfer the queue too")
             ticket.assignee_id = target_op.id
         ticket.updated_at = utcnow()
+        if queue:  # a person chose the queue: the router, if it has not run yet, must not move it back
+            ticket.routed_at = ticket.routed_at or ticket.updated_at
         if note.strip():
             s.add(Note(ticket_id=ticket.id, operator_id=viewer.id, text=_clean_text(note, MAX_REPLY, "the note")))
         s.add(AuditEvent(kind="transferred", ticket_id=ticket.id, operator_id=viewer.id,
