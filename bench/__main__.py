@@ -137,6 +137,33 @@ def routing_quality(samples: int) -> list[dict]:
     return figures
 
 
+# Benchmarks that run the desk as a separate process beside their anchors; each module has
+# measure(quick, database_url) -> figures and runs alone too (python -m bench.webchat).
+MODULES = ("webchat", "memory", "console", "newtickets", "telegram", "email")
+
+
+def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
+    import importlib
+
+    figures = []
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bench.{name}":
+                raise
+            continue
+        print(f"measuring {name}...", file=sys.stderr)
+        started = time.perf_counter()
+        try:
+            figures += module.measure(quick, database_url)
+        except Exception as exc:  # one broken benchmark must not lose the others' figures
+            print(f"  {name} failed: {exc!r}; its figures are missing from this run", file=sys.stderr)
+            figures.append(_absolute(f"{name} benchmark", 0, "", "runs to completion", False))
+        print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (under a minute)")
@@ -162,6 +189,7 @@ def main() -> int:
     figures += measure_self_service()
     print("measuring the router's choice and quality (5-fold CV on dev.csv)...", file=sys.stderr)
     figures += routing_quality(samples * 5)
+    figures += _measure_modules(args.quick, args.database_url or None)
     from bench.digest import measure_digest
 
     print("measuring the managers' digest on a month of demo data...", file=sys.stderr)
