@@ -79,6 +79,7 @@ class Operator(Base):
     seen_at: Mapped[datetime | None] = mapped_column(default=None)
     capacity: Mapped[dict] = mapped_column(JSON, default=dict)  # channel -> tickets at once; empty: config default
     last_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    console_language: Mapped[str] = mapped_column(String(16), default="", server_default="")  # empty: the browser's
     queues: Mapped[list[Queue]] = relationship(secondary=operator_queues, lazy="raise")
 
 
@@ -427,6 +428,10 @@ class UnansweredQuestion(Base):
     article: Mapped[str] = mapped_column(String(200), default="")  # the best candidate, if any
     score: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # A manager marks the question covered, optionally naming the article that now answers it.
+    covered_at: Mapped[datetime | None] = mapped_column(default=None)
+    covered_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    covered_article: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 # --- routing: decisions and corrections, offers, SLA, notifications ---
