@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.email_config import EmailSettings
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackSettings
+from bot.routing_settings import PrioritySettings
 from bot.telegram_config import TelegramBots
 
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
@@ -235,6 +236,7 @@ class RouterSettings(_Section):
     assignment: AssignmentSettings = AssignmentSettings()
     queues: dict[Name, QueueRoutingSettings] = {}
     sla: SlaSettings = SlaSettings()
+    priority: PrioritySettings = PrioritySettings()  # by the client's segment or tags (bot/routing_settings.py)
 
 
 FormField = Literal["order_number", "email"]

@@ -1,21 +1,73 @@
-"""The router's policy values built from the settings: queue policies, SLA targets, the calendar.
+"""The router's policy values built from the settings: queue policies, SLA targets, the calendar,
+and the priority a client's segment or tags give a ticket.
 
 Pure translation (no I/O): `router/` takes plain values, the config speaks TOML; this is the seam.
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 
-from bot.config import QueueRoutingSettings, Settings
-from router.assign import QueuePolicy
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from bot.feedback.segments import SEGMENTS
+from router.assign import PRIORITY_RANK, QueuePolicy
 from router.hours import BusinessHours, RoundTheClock
 from router.sla import Calendar, Targets
 
+if TYPE_CHECKING:  # bot.config mounts PrioritySettings below, so it is imported lazily here
+    from bot.config import QueueRoutingSettings, Settings
+
+Priority = Literal["low", "normal", "high", "urgent"]
 CLOCK_KEYS = (("first_response", "first_response_minutes"), ("next_response", "next_response_minutes"),
               ("resolution", "resolution_minutes"))
 
 
+class PrioritySettings(BaseModel):
+    """`[router.priority]`: the priority a ticket gets when it is routed, by the client's segment or tags.
+
+    A ticket takes the highest of its own priority and those its client's segment and tags map to:
+    the mapping raises, never lowers (an SLA escalation or an operator's choice stands).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    segments: dict[str, Priority] = {}  # loyal, core, difficult, dormant -> priority
+    tags: dict[str, Priority] = {}  # a pinned tag (e.g. VIP, matched ignoring case) -> priority
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"{unknown} are not segments; use {', '.join(SEGMENTS)}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_names(cls, value: dict[str, str]) -> dict[str, str]:
+        folded = [" ".join(tag.split()).casefold() for tag in value]
+        if "" in folded:
+            raise ValueError("a tag name is empty")
+        if len(set(folded)) != len(folded):
+            raise ValueError("a tag is given twice (tags are matched ignoring case)")
+        return value
+
+
+def client_priority(settings: Settings, current: str, segment: str | None, tags=()) -> tuple[str, str]:
+    """(the ticket's priority, why) for a client in ``segment`` with ``tags``; why is "" when nothing raised it."""
+    config = settings.router.priority
+    by_tag = {" ".join(tag.split()).casefold(): priority for tag, priority in config.tags.items()}
+    causes = [(config.segments[segment], f"segment {segment}")] if segment in config.segments else []
+    causes += [(by_tag[t.casefold()], f"tag {t}") for t in tags or () if t.casefold() in by_tag]
+    best = max(causes, key=lambda cause: PRIORITY_RANK[cause[0]], default=None)
+    if best is None or PRIORITY_RANK[best[0]] <= PRIORITY_RANK.get(current, 1):
+        return current, ""
+    return best[0], f"priority {best[0]} ({best[1]})"
+
+
 def queue_settings(settings: Settings, queue: str) -> QueueRoutingSettings:
+    from bot.config import QueueRoutingSettings
+
     return settings.router.queues.get(queue) or QueueRoutingSettings()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.access import Viewer
 from bot.actions.context import Desk, unit_of_work
+from bot.actions.segments import routing_priority
 from bot.actions.sla import sync_sla
 from bot.actions.tickets import transfer_ticket
 from bot.errors import InvalidInput, NotFound
@@ -78,16 +79,18 @@ async def route_ticket(desk: Desk, router: TicketRouter, ticket_id: int, now: da
             logger.warning("router chose %r, which is not in the database; ticket %s stays in its queue", decision.queue, ticket.id)
             queue = await s.get(Queue, ticket.queue_id)
         ticket.queue_id = queue.id
+        ticket.priority, raised = await routing_priority(s, desk.settings, ticket)  # before the SLA clocks start
+        reason = f"{decision.reason}; {raised}" if raised else decision.reason
         ticket.handed_off_at = ticket.handed_off_at or now
         ticket.routed_at = ticket.queued_at = ticket.updated_at = now
         ticket.version += 1
-        row = RoutingDecision(ticket_id=ticket.id, queue=queue.name, reason=decision.reason, confidence=decision.confidence,
+        row = RoutingDecision(ticket_id=ticket.id, queue=queue.name, reason=reason, confidence=decision.confidence,
                               rule=decision.rule, label=decision.label, channel=ticket.channel, language=ticket.language,
                               text=text, decided_at=now)
         s.add(row)
         s.add(AuditEvent(kind="routed", ticket_id=ticket.id, at=now,
-                         data={"queue": queue.name, "reason": decision.reason, "confidence": round(decision.confidence, 4),
-                               "rule": decision.rule}))
+                         data={"queue": queue.name, "reason": reason, "confidence": round(decision.confidence, 4),
+                               "rule": decision.rule, "priority": ticket.priority}))
         await s.flush()
         await sync_sla(unit, desk.settings, ticket, now)
         unit.events.append(TicketChanged(ticket_id=ticket.id, what="routed"))

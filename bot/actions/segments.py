@@ -9,11 +9,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
+from bot.config import Settings
 from bot.errors import InvalidInput, NotFound
 from bot.feedback.segments import SEGMENTS, ClientHistory, clean_tags, decide
+from bot.routing_settings import client_priority
 from bot.storage.models import Client, ClientSegment, Complaint, SegmentChange, Survey, Ticket, utcnow
 
 BATCH = 500
+
+
+async def routing_priority(s, settings: Settings, ticket: Ticket) -> tuple[str, str]:
+    """(priority, why) the client's segment and tags give a ticket being routed (`[router.priority]`)."""
+    standing = await s.get(ClientSegment, ticket.client_id)
+    if standing is None:
+        return ticket.priority, ""
+    return client_priority(settings, ticket.priority, standing.segment, standing.tags)
 
 
 async def _histories(s, client_ids: list[int], since: datetime, low_score: int) -> dict[int, ClientHistory]:
