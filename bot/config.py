@@ -383,10 +383,16 @@ def _resolve_env(value: object, path: str) -> object:
     return value
 
 
+def _key(part: object) -> str:
+    """One step of a key's path; an odd key (empty, spaces, control characters) is quoted so it stays visible."""
+    text = str(part)
+    return text if text and text.isprintable() and " " not in text and "." not in text else repr(text)
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"])
+        path = ".".join(_key(p) for p in item["loc"])
         reason = item["msg"]
         if item["type"] == "extra_forbidden":
             reason = "unknown key (check the spelling against config.example.toml)"

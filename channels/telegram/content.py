@@ -6,9 +6,13 @@ Entity offsets and lengths count UTF-16 code units, as the Bot API says.
 from __future__ import annotations
 
 import mimetypes
+import re
 from dataclasses import dataclass
 
 from bot.domain import safe_filename
+
+# C0 controls but tab and newline, and DEL: PostgreSQL refuses NUL, and none of them shows as text.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # Kinds of file a client can send and how we name and type them when Telegram does not.
 MEDIA = {
@@ -78,8 +82,14 @@ def with_link_targets(text: str, entities: object) -> str:
         shown = units[offset * 2:end].decode("utf-16-le", "replace")
         if shown.strip() == url:
             continue
-        units = units[:end] + f" ({url})".encode("utf-16-le") + units[end:]
+        units = units[:end] + f" ({url})".encode("utf-16-le", "surrogatepass") + units[end:]
     return units.decode("utf-16-le", "replace")
+
+
+def storable(value: str) -> str:
+    """Text the databases can hold: lone surrogates (JSON allows "\\ud800") replaced, control characters out."""
+    value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return CONTROL.sub("", value)
 
 
 def _str(value: object) -> str:
@@ -210,4 +220,4 @@ def message_content(msg: dict, sender_id: object) -> Content:
             return Content("", service=True)
         # Content from a newer Bot API than this code knows: store a label, so nothing goes unseen.
         lines.append("[a kind of Telegram message not shown here]")
-    return Content("\n".join(lines), tuple(files), phone)
+    return Content(storable("\n".join(lines)), tuple(files), phone)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from bot.domain import InboundMessage
 from channels.telegram.compose import choice_for
-from channels.telegram.content import FileRef, message_content
+from channels.telegram.content import FileRef, message_content, storable
 
 # Asked of Telegram with getUpdates and setWebhook; anything else is ignored if it comes anyway.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
@@ -69,7 +69,7 @@ def _id(value: object) -> str:
 def _name(user: dict) -> str:
     full = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if isinstance(p, str) and p)
     username = user.get("username")
-    return full or (f"@{username}" if isinstance(username, str) and username else "")
+    return storable(full or (f"@{username}" if isinstance(username, str) and username else ""))
 
 
 def locale_of(code: object) -> str:
@@ -152,7 +152,7 @@ def _callback(update_id: int, query: dict, channel: str, now: datetime) -> Norma
     if not isinstance(sender, dict) or not _id(sender.get("id")) or not isinstance(query.get("id"), str):
         return Ignored(update_id, "callback_query", "a button press without sender or id", chat_id)
     data = query.get("data") if isinstance(query.get("data"), str) else ""
-    choice = choice_for(data, message.get("reply_markup")) if data else ""
+    choice = storable(choice_for(data, message.get("reply_markup"))) if data else ""
     if not choice:
         return Ignored(update_id, "callback_query", "a button without a known choice", chat_id)
     inbound = InboundMessage(
