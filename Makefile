@@ -26,10 +26,17 @@ test-postgres: $(STAMP)
 	HELPLINE_TEST_DATABASE_URL=$${HELPLINE_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -m storage $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# django-helpdesk, the peer the new-tickets figure is measured against, in its own venv (not ours).
+PEER_VENV := bench/.peer-venv
+$(PEER_VENV)/.installed:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet django-helpdesk gunicorn
+	touch $@
+
+bench: $(STAMP) $(PEER_VENV)/.installed
 	$(BIN)/python -m bench $(ARGS)
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(PEER_VENV)/.installed
 	$(BIN)/python -m bench --quick $(ARGS)
 
 # kill -9 the desk 20 times under traffic, on SQLite then PostgreSQL (a private <name>_chaos database

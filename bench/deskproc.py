@@ -1,0 +1,173 @@
+"""A real `helpline run` subprocess for the channel benchmarks, on SQLite or a private PostgreSQL database.
+
+The benchmarks drive the desk over its real doors (web chat, SMTP, Telegram polling), so what
+they measure includes the process boundary, the event loop and the driver, as a user sees it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-" + "s" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Run the desk from another checkout of helpline (e.g. a commit exported with `git archive`) to compare versions.
+SOURCE = Path(os.environ["HELPLINE_BENCH_SOURCE"]).resolve() if os.environ.get("HELPLINE_BENCH_SOURCE") else ROOT
+
+
+def helpline_cmd() -> list[str]:
+    script = Path(sys.executable).parent / "helpline"
+    return [str(script)] if script.exists() and SOURCE == ROOT else [sys.executable, "-m", "bot.cli"]
+
+
+async def _recreate_pg(url: str, name: str, drop_only: bool = False) -> None:
+    import asyncpg
+
+    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+class BenchDesk:
+    """One desk process: config in a temp folder, migrated database, started and stopped by the benchmark.
+
+    ``database_url`` empty: SQLite in the data dir. A PostgreSQL URL: a private database named
+    after it plus ``_bench_<tag>`` is created and dropped, so the given database is never touched.
+    """
+
+    def __init__(self, workdir: Path, database_url: str, tag: str, extra_config: str = ""):
+        self.workdir = workdir
+        self.tag = tag
+        self.web_port = free_port()
+        self.extra_config = extra_config
+        self.proc: subprocess.Popen | None = None
+        self.pg_name = ""
+        self.database_url = ""
+        if database_url:
+            parts = urlsplit(database_url)
+            self.pg_name = f"{(parts.path.lstrip('/') or 'postgres')}_bench_{tag}"
+            self.database_url = urlunsplit(parts._replace(path="/" + self.pg_name))
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "desk.log"
+
+    def _env(self) -> dict:
+        env = dict(os.environ, HELPLINE_SECRET_KEY=SECRET, PYTHONUNBUFFERED="1")
+        env.pop("HELPLINE_DATABASE_URL", None)
+        return env
+
+    def _write_config(self) -> Path:
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "helpline.toml"
+        config.write_text(f"""
+[desk]
+name = "bench desk"
+data_dir = "data"
+database_url = "{self.database_url}"
+default_queue = "general"
+
+[web]
+host = "127.0.0.1"
+port = {self.web_port}
+secret_key = "env:HELPLINE_SECRET_KEY"
+
+[[queues]]
+name = "general"
+title = "General"
+{self.extra_config}
+""")
+        return config
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(helpline_cmd() + [*args, "--config", str(self.workdir / "helpline.toml")],
+                              capture_output=True, text=True, env=self._env(), cwd=SOURCE, timeout=180)
+        if done.returncode != 0:
+            raise RuntimeError(f"helpline {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+        return done.stdout
+
+    async def start(self, ready=None, timeout: float = 90.0) -> None:
+        """Migrate, start `helpline run`, wait for /healthz (and ``ready()``, an extra async check)."""
+        if self.pg_name:
+            await _recreate_pg(self.database_url, self.pg_name)
+        self._write_config()
+        await asyncio.to_thread(self.cli, "db", "upgrade")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(helpline_cmd() + ["run", "--config", str(self.workdir / "helpline.toml")],
+                                         stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=SOURCE,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"helpline run exited with {self.proc.returncode}: {self.log_tail()}")
+                with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                    async with http.get(self.base + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        if r.status == 200 and (ready is None or await ready()):
+                            return
+                await asyncio.sleep(0.1)  # polling a process we do not control; no event to wait on
+        raise RuntimeError(f"the desk did not come up within {timeout:.0f} s: {self.log_tail()}")
+
+    def log_tail(self, chars: int = 1500) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait, 10)
+        if self.pg_name:
+            with contextlib.suppress(Exception):
+                await _recreate_pg(self.database_url, self.pg_name, drop_only=True)
+
+
+def figure(name: str, value: float | None, unit: str, anchor_name: str, anchor_value: float | None,
+           target: float, note: str = "") -> dict:
+    """One figure in bench/results.json's format; without an anchor it is not met (and says why)."""
+    ratio = value / anchor_value if value is not None and anchor_value else None
+    out = {"name": name, "value": round(value, 1) if value is not None else None, "unit": unit,
+           "anchor": {"name": anchor_name, "value": round(anchor_value, 1)} if anchor_value else None,
+           "ratio": round(ratio, 3) if ratio is not None else None, "target": f"ratio >= {target}",
+           "met": ratio is not None and ratio >= target}
+    if note:
+        out["note"] = note
+    return out
+
+
+def print_figures(figures: list[dict]) -> None:
+    for f in figures:
+        anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']}" if f["anchor"] else "anchor -"
+        print(f"{f['name']}: {f['value']} {f['unit']}  {anchor}  {'met' if f['met'] else 'NOT met'} "
+              f"({f['target']}){'  ' + f['note'] if f.get('note') else ''}")

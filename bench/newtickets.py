@@ -1,0 +1,203 @@
+"""New tickets/s: first messages from new web-chat visitors, beside django-helpdesk's REST API.
+
+    python -m bench.newtickets [--quick] [--database-url URL]
+
+Desk side: a running `helpline run`; each visitor opens the chat socket, says hello without a
+token (a new visitor), sends one message and waits for its ack (sent only after the commit that
+creates the client and the ticket; the router then places it). Peer side: django-helpdesk 2.6
+under gunicorn (2 sync workers, one per core) on SQLite, `POST /helpdesk/api/tickets/` with a
+staff user's token, answered 201. Both sides get the same number of concurrent clients, each
+sending its next request as soon as the previous one was answered.
+
+The peer lives in its own venv (bench/.peer-venv, `make bench` creates it); without it the figure
+has no anchor and is not met, and says how to create it.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.deskproc import ROOT, BenchDesk, figure, free_port, print_figures
+
+CLIENTS = 20
+PEER_VENV = ROOT / "bench" / ".peer-venv"
+PEER_PROJECT = ROOT / "bench" / "peer_helpdesk"
+DESK_CONFIG = """
+[channels.webchat]
+enabled = true
+messages_per_minute = 100000
+connections_per_address = 100000
+
+[bot]
+enabled = false
+"""
+
+
+async def _run_clients(n: int, one) -> tuple[float, int]:
+    """Run ``one(i)`` for i < n over CLIENTS concurrent workers; returns (seconds, failures)."""
+    counter = iter(range(n))
+    failures = 0
+
+    async def worker() -> None:
+        nonlocal failures
+        for i in counter:
+            if not await one(i):
+                failures += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+    return time.perf_counter() - start, failures
+
+
+async def _visitor(http: aiohttp.ClientSession, base: str, i: int, run: str) -> bool:
+    """One new visitor: hello without a token, one message, its ack."""
+    async with http.ws_connect(base + "/chat/ws", heartbeat=None) as ws:
+        await ws.send_json({"type": "hello", "token": None, "last_seen": 0, "locale": "en"})
+        sent = False
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                return False
+            frame = json.loads(msg.data)
+            if frame.get("type") == "synced" and not sent:
+                sent = True
+                await ws.send_json({"type": "message", "id": f"{run}-{i}", "name": f"Visitor {i}",
+                                    "text": f"Hello, my parcel NW-{i:06d} has not arrived, can you check?"})
+            elif frame.get("type") == "ack":
+                return bool(frame.get("ticket"))
+            elif frame.get("type") == "error":
+                return False
+    return False
+
+
+async def measure_desk(n: int, database_url: str | None) -> tuple[float, int]:
+    """Tickets/s through a running desk's web chat; returns (rate, failures)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        desk = BenchDesk(Path(tmp), database_url or "", "newtickets", DESK_CONFIG)
+        try:
+            await desk.start()
+            connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                await _run_clients(CLIENTS, lambda i: _visitor(http, desk.base, i, "warm"))  # first connections, imports
+                seconds, failures = await _run_clients(n, lambda i: _visitor(http, desk.base, i, "run"))
+        finally:
+            await desk.stop()
+    return (n - failures) / seconds, failures
+
+
+def peer_python() -> Path | None:
+    python = PEER_VENV / "bin" / "python"
+    return python if (PEER_VENV / ".installed").exists() and python.exists() else None
+
+
+async def measure_peer(n: int) -> tuple[float, int]:
+    """Tickets/s through django-helpdesk's REST API under gunicorn; returns (rate, failures)."""
+    python = peer_python()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, PEER_DB=str(Path(tmp) / "peer.sqlite3"), DJANGO_SETTINGS_MODULE="settings")
+        env.pop("PYTHONPATH", None)
+        done = await asyncio.to_thread(subprocess.run, [str(python), "prepare.py"], cwd=PEER_PROJECT, env=env,
+                                       capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"preparing django-helpdesk failed: {done.stderr[-1500:]}")
+        setup = json.loads(done.stdout.strip().splitlines()[-1])
+        port = free_port()
+        with open(Path(tmp) / "gunicorn.log", "w") as log:
+            proc = subprocess.Popen([str(python), "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                     "--log-level", "warning", "wsgi:application"], cwd=PEER_PROJECT, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}/helpdesk/api/tickets/"
+        headers = {"Authorization": f"Token {setup['token']}"}
+        try:
+            async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=CLIENTS * 2)) as http:
+                await _wait_peer(http, url, proc, Path(tmp) / "gunicorn.log")
+
+                async def one(i: int) -> bool:
+                    body = {"queue": setup["queue"], "title": f"Parcel NW-{i:06d}", "priority": 3,
+                            "description": f"Hello, my parcel NW-{i:06d} has not arrived, can you check?",
+                            "submitter_email": f"visitor{i}@client.bench.test"}
+                    async with http.post(url, json=body) as r:
+                        await r.read()
+                        return r.status == 201
+
+                await _run_clients(CLIENTS, one)  # warm-up: both workers loaded
+                seconds, failures = await _run_clients(n, one)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(proc.wait, 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return (n - failures) / seconds, failures
+
+
+async def _wait_peer(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}: {log.read_text()[-1500:]}")
+        try:
+            async with http.get(url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                if r.status < 500:
+                    return
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(0.1)  # gunicorn gives no readiness signal but its port answering
+    raise RuntimeError("django-helpdesk did not answer within 60 s")
+
+
+async def _measure(quick: bool, database_url: str | None) -> list[dict]:
+    n_desk = 400 if quick else 3000
+    n_peer = 100 if quick else 600
+    anchor_name = f"django-helpdesk 2.6 POST /helpdesk/api/tickets/ (gunicorn, SQLite, {CLIENTS} concurrent clients)"
+    note = ""
+    peer = None
+    if peer_python() is None:
+        note = "anchor missing: django-helpdesk's venv bench/.peer-venv is not installed (run `make bench`)"
+        print(f"newtickets: {note}", file=sys.stderr)
+    else:
+        print(f"newtickets: django-helpdesk, {n_peer} tickets...", file=sys.stderr)
+        try:
+            peer, peer_failed = await measure_peer(n_peer)
+            if peer_failed:
+                note = f"{peer_failed} of the peer's requests failed; "
+        except (RuntimeError, OSError, aiohttp.ClientError, subprocess.TimeoutExpired) as exc:
+            note = f"anchor missing: django-helpdesk could not be measured ({exc})"
+            print(f"newtickets: {note}", file=sys.stderr)
+    targets = [("SQLite", None)] + ([("PostgreSQL", database_url)] if database_url else [])
+    figures = []
+    for label, url in targets:
+        print(f"newtickets: the desk on {label}, {n_desk} new visitors...", file=sys.stderr)
+        rate, failed = await measure_desk(n_desk, url)
+        extra = f"{failed} visitors got no ack" if failed else ""
+        figures.append(figure(f"new tickets/s, web chat, new visitors ({label}, {CLIENTS} concurrent clients)",
+                              rate, "tickets/s", anchor_name, peer, 50, "; ".join(filter(None, (note.rstrip("; "), extra)))))
+    return figures
+
+
+def measure(quick: bool, database_url: str | None) -> list[dict]:
+    """The new-tickets figures (SQLite, and PostgreSQL when a URL is given) beside django-helpdesk."""
+    return asyncio.run(_measure(quick, database_url))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.newtickets", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer tickets (about 15 s)")
+    parser.add_argument("--database-url", default=os.environ.get("HELPLINE_BENCH_DATABASE_URL", ""),
+                        help="also measure on this PostgreSQL (a private <name>_bench_newtickets database is used)")
+    args = parser.parse_args()
+    print_figures(measure(args.quick, args.database_url or None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
