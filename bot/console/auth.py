@@ -14,8 +14,10 @@ from aiohttp import web
 
 from bot.access import Viewer
 from bot.actions.operators import session_viewer
+from bot.actions.preferences import console_language
 from bot.config import Settings
-from bot.console.layout import error_page
+from bot.console.language import CHOSEN_LANGUAGE
+from bot.console.layout import error_page, texts
 from bot.web import DESK
 
 SESSION_COOKIE = "hl_session"
@@ -89,11 +91,13 @@ def operator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.Str
         visit = await current_visit(request)
         if visit is None:
             raise login_redirect(request)
+        request[CHOSEN_LANGUAGE] = await console_language(request.app[DESK], visit.viewer.id)
         if request.method == "POST":
             form = await request.post()
             if not csrf_matches(form.get("csrf_token"), visit.csrf):
-                return error_page(request, visit, 403, "The form has expired or did not come from this console. "
-                                                       "Go back, reload the page and try again.")
+                _ = texts(request)
+                return error_page(request, visit, 403, _("The form has expired or did not come from this console. "
+                                                         "Go back, reload the page and try again."))
         return await handler(request, visit)
 
     return guarded

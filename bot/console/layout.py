@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.console.language import language_choices, request_language, translator
 from bot.web import DESK, render
 
 if TYPE_CHECKING:
@@ -22,6 +23,16 @@ def console_translator(language: str):
     return default_catalogs().get(language)
 
 
+def N_(text: str) -> str:
+    """Mark a text for the catalogs where it is defined; it is translated where it is shown."""
+    return text
+
+
+def texts(request: web.Request):
+    """`_` for Python code of a console page: the request's language, English filling gaps."""
+    return translator(request, request.app[DESK].settings.desk.default_language).gettext
+
+
 def asset(request: web.Request, filename: str) -> str:
     """A versioned static URL, so browsers refetch a changed script or stylesheet."""
     return str(request.app.router[STATIC].url_for(filename=filename))
@@ -31,21 +42,23 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     """Render a console template inside the base layout."""
     desk = request.app[DESK]
     context.setdefault("routing", request.get(ROUTING_HEADER))
+    language = request_language(request, desk.settings.desk.default_language)
     response = render(
-        f"console/{template}", status, _=console_translator(desk.settings.desk.default_language).gettext,
-        desk_name=desk.settings.desk.name, visit=visit, path=request.path,
+        f"console/{template}", status, _=console_translator(language).gettext, lang=language,
+        languages=language_choices(language), desk_name=desk.settings.desk.name, visit=visit, path=request.path,
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def error_page(request: web.Request, visit: Visit | None, status: int, message: str) -> web.Response:
-    titles = {400: "Cannot do that", 403: "Not allowed", 404: "Not found", 429: "Too many attempts"}
+    _ = texts(request)
+    titles = {400: _("Cannot do that"), 403: _("Not allowed"), 404: _("Not found"), 429: _("Too many attempts")}
     routing = request.get(ROUTING_HEADER)
     if routing:
         # An error page must not echo the path: a hidden ticket's 404 is identical to a missing one's.
         routing = {**routing, "next": "/console"}
-    return page(request, visit, "error.html", status, title=titles.get(status, "Error"), message=message, routing=routing)
+    return page(request, visit, "error.html", status, title=titles.get(status, _("Error")), message=message, routing=routing)
 
 
 async def static_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -56,4 +69,8 @@ async def static_headers(request: web.Request, response: web.StreamResponse) -> 
 
 def not_found(request: web.Request, visit: Visit, what: str = "ticket") -> web.Response:
     """The same answer for something missing and something the viewer may not see."""
-    return error_page(request, visit, 404, f"There is no such {what}, or it is not in your queues.")
+    _ = texts(request)
+    messages = {"ticket": _("There is no such ticket, or it is not in your queues."),
+                "message": _("There is no such message, or it is not in your queues."),
+                "attachment": _("There is no such attachment, or it is not in your queues.")}
+    return error_page(request, visit, 404, messages.get(what) or _("There is nothing here, or it is not in your queues."))

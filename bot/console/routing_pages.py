@@ -11,7 +11,7 @@ from bot.actions import assignment, routing
 from bot.actions.context import unit_of_work
 from bot.actions.operators import token_hash
 from bot.console.auth import SESSION_COOKIE, Visit, operator_page
-from bot.console.layout import ROUTING_HEADER, error_page, not_found, page
+from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, texts
 from bot.console.login import see_other
 from bot.console.ticket_page import show_ticket
 from bot.errors import InvalidInput, NotFound
@@ -24,7 +24,7 @@ from router.sla import LIGHTS, queue_light
 
 TICKET = r"/console/tickets/{number:\d{1,15}}"
 _TICKET_PAGE = re.compile(r"^/console/tickets/(\d{1,15})$")
-STATUS_LABELS = {"online": "Online", "away": "Away", "offline": "Offline"}
+STATUS_LABELS = {"online": N_("Online"), "away": N_("Away"), "offline": N_("Offline")}
 
 
 def time_left(red_at: datetime | None, now: datetime) -> str:
@@ -97,7 +97,7 @@ async def set_status(request: web.Request, visit: Visit) -> web.Response:
     form = await request.post()
     status = str(form.get("status", ""))
     if status not in STATUSES:
-        return error_page(request, visit, 400, "Choose online, away or offline.")
+        return error_page(request, visit, 400, texts(request)("Choose online, away or offline."))
     await assignment.set_operator_status(request.app[DESK], visit.viewer.id, status)
     back = str(form.get("next", "/console"))
     return see_other(back if back.startswith("/console") and "//" not in back else "/console")
@@ -176,7 +176,7 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
     and the queue-to-queue transfer table (what the router got wrong, as operators corrected it)."""
     viewer = visit.viewer
     if not viewer.can_see_operators():
-        return error_page(request, visit, 403, "Only supervisors, managers and admins see queues and SLA.")
+        return error_page(request, visit, 403, texts(request)("Only supervisors, managers and admins see queues and SLA."))
     now = utcnow()
     desk = request.app[DESK]
     async with desk.sessions() as s:

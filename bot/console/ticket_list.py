@@ -4,16 +4,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import page
+from bot.console.layout import N_, page
 from bot.console.live import HUB
 from bot.console.present import is_mine, ticket_dict
 from bot.storage import queries
 from bot.storage.models import utcnow
 from bot.web import DESK
 
-STATUSES = {"active": "Active", "new": "New", "open": "Open", "waiting": "Waiting for client",
-            "resolved": "Resolved", "closed": "Closed", "all": "Any status"}
-SCOPES = {"mine": "Mine and unassigned", "all": "All I can see"}
+STATUSES = {"active": N_("Active"), "new": N_("New"), "open": N_("Open"), "waiting": N_("Waiting for client"),
+            "resolved": N_("Resolved"), "closed": N_("Closed"), "all": N_("Any status")}
+SCOPES = {"mine": N_("Mine and unassigned"), "all": N_("All I can see")}
 
 
 @operator_page

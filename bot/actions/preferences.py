@@ -1,0 +1,26 @@
+"""An operator's own console settings: the language the console speaks to them."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from bot.actions.context import Desk, unit_of_work
+from bot.errors import InvalidInput
+from bot.storage.models import Operator
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")
+
+
+async def console_language(desk: Desk, operator_id: int) -> str:
+    """The stored choice, or "" when the operator never chose (the browser's language applies)."""
+    async with desk.sessions() as s:
+        return (await s.execute(select(Operator.console_language).where(Operator.id == operator_id))).scalar_one_or_none() or ""
+
+
+async def set_console_language(desk: Desk, operator_id: int, language: str, available: list[str]) -> None:
+    """Store the operator's console language; "" forgets the choice. Only languages with a catalog are accepted."""
+    if language and (not LANGUAGE_CODE.match(language) or language not in available):
+        raise InvalidInput(f"there is no console language {language[:20]!r}; choose one of {', '.join(available)}")
+    async with unit_of_work(desk) as unit:
+        await unit.session.execute(update(Operator).where(Operator.id == operator_id).values(console_language=language))
