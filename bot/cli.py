@@ -1,4 +1,4 @@
-"""The `helpline` command: run the desk, migrate, manage operators and API tokens."""
+"""The `helpline` command: run the desk, migrate, manage operators (passwords too) and API tokens."""
 from __future__ import annotations
 
 import argparse
@@ -114,15 +114,22 @@ def cmd_db_backup(args) -> int:
     return 0
 
 
+def _read_password(args, confirm: bool = False) -> str:
+    """The password from standard input (--password-stdin) or typed at a terminal, never from argv."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise HelplineError("give the password on standard input with --password-stdin")
+    password = getpass.getpass(f"password for {args.username}: ")
+    if confirm and getpass.getpass("the same password again: ") != password:
+        raise HelplineError("the two passwords differ; nothing changed, run the command again")
+    return password
+
+
 def cmd_operators_add(args) -> int:
     from bot.actions.operators import create_operator
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.username}: ")
-    else:
-        raise HelplineError("give the password on standard input with --password-stdin")
+    password = _read_password(args)
     queues = [q for q in (args.queues or "").split(",") if q]
     languages = [lang for lang in (args.languages or "en").split(",") if lang]
     settings = _settings(args)
@@ -153,6 +160,17 @@ def cmd_operators_disable(args) -> int:
 
     asyncio.run(_with_desk(_settings(args), lambda desk: set_operator_active(desk, args.username, False)))
     print(f"operator {args.username} disabled; their sessions ended and API tokens were revoked")
+    return 0
+
+
+def cmd_operators_passwd(args) -> int:
+    from bot.actions.operators import change_password
+    from bot.cli_clients import _who
+
+    password = _read_password(args, confirm=True)
+    revoked = asyncio.run(_with_desk(_settings(args), lambda desk: change_password(desk, args.username, password, by=_who())))
+    print(f"password of {args.username} changed; {revoked['sessions_ended']} console session(s) ended and "
+          f"{revoked['tokens_revoked']} API token(s) revoked (create new ones with `helpline tokens create {args.username}`)")
     return 0
 
 
@@ -199,6 +217,10 @@ def parser() -> argparse.ArgumentParser:
     disable = with_config(ops.add_parser("disable", help="disable an operator (ends sessions, revokes tokens)"))
     disable.add_argument("username")
     disable.set_defaults(func=cmd_operators_disable)
+    passwd = with_config(ops.add_parser("passwd", help="set an operator's password (ends sessions, revokes tokens)"))
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    passwd.set_defaults(func=cmd_operators_passwd)
 
     tokens = sub.add_parser("tokens", help="REST API tokens").add_subparsers(dest="tok_command", required=True, metavar="ACTION")
     create = with_config(tokens.add_parser("create", help="create a bearer token for an operator"))

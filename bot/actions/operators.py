@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.access import Viewer
@@ -21,6 +21,7 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so timing does not reveal which usernames exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # the login form reads no more; argon2 would hash megabytes slowly
 
 
 def token_hash(desk: Desk, token: str) -> str:
@@ -36,8 +37,7 @@ def viewer_of(operator: Operator) -> Viewer:
 async def create_operator(desk: Desk, username: str, display_name: str, password: str, role: str,
                           queues: list[str], languages: list[str]) -> int:
     """Add an operator; fails clearly on a taken username, unknown queue or short password."""
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    _check_password(password)
     try:
         Role(role)
     except ValueError:
@@ -66,11 +66,52 @@ async def set_operator_active(desk: Desk, username: str, active: bool) -> None:
         if operator is None:
             raise NotFound(f"there is no operator {username!r}")
         operator.active = active
-        if not active:
-            await s.execute(delete(OperatorSession).where(OperatorSession.operator_id == operator.id))
-            for token in (await s.execute(select(ApiToken).where(ApiToken.operator_id == operator.id))).scalars():
-                token.revoked = True
-        s.add(AuditEvent(kind="operator_enabled" if active else "operator_disabled", operator_id=operator.id))
+        revoked = await _revoke_access(s, operator.id) if not active else {}
+        s.add(AuditEvent(kind="operator_enabled" if active else "operator_disabled", operator_id=operator.id, data=revoked))
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput(f"the password must have at most {MAX_PASSWORD} characters")
+
+
+async def _revoke_access(s, operator_id: int, keep_session: str | None = None) -> dict[str, int]:
+    """End the operator's console sessions (but the one kept) and revoke all their API tokens."""
+    ended = delete(OperatorSession).where(OperatorSession.operator_id == operator_id)
+    if keep_session is not None:
+        ended = ended.where(OperatorSession.token_hash != keep_session)
+    sessions = (await s.execute(ended)).rowcount
+    tokens = (await s.execute(update(ApiToken).where(ApiToken.operator_id == operator_id, ApiToken.revoked.is_(False))
+                              .values(revoked=True))).rowcount
+    return {"sessions_ended": sessions, "tokens_revoked": tokens}
+
+
+async def change_password(desk: Desk, username: str, new_password: str, *, current_password: str | None = None,
+                          keep_session: str | None = None, by: str = "") -> dict[str, int]:
+    """Set a new password; every other session and every API token of the operator stop working.
+
+    A stolen cookie or token must not outlive the password its owner changed because of it, so
+    only the session that made the change (``keep_session``, a cookie token) survives. With
+    ``current_password`` the old password is checked first (the console); the CLI is trusted.
+    """
+    _check_password(new_password)
+    async with unit_of_work(desk) as unit:
+        s = unit.session
+        operator = await _load(s, username=username)
+        if operator is None:
+            raise NotFound(f"there is no operator {username!r}: see `helpline operators list`")
+        if current_password is not None:
+            try:
+                _hasher.verify(operator.password_hash, current_password)
+            except (VerificationError, InvalidHashError):
+                raise InvalidInput("the current password is wrong") from None
+        operator.password_hash = _hasher.hash(new_password)
+        kept = token_hash(desk, keep_session) if keep_session else None
+        revoked = await _revoke_access(s, operator.id, kept)
+        s.add(AuditEvent(kind="password_changed", operator_id=operator.id, data={"by": by, **revoked}))
+        return revoked
 
 
 async def _load(s, **where) -> Operator | None:

@@ -7,12 +7,15 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from bot.console import downloads, login, original, team, ticket_actions
+from bot.console.account import account_routes
+from bot.console.language_pages import language_routes
 from bot.console.layout import STATIC, static_headers
 from bot.console.live import HUB, Hub
 from bot.console.socket import live_socket
 from bot.console.throttle import THROTTLE, LoginThrottle
 from bot.console.ticket_list import ticket_list
 from bot.console.ticket_page import ticket_view
+from bot.console.unanswered_page import unanswered_routes
 from bot.web import DESK
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -59,5 +62,8 @@ def setup_console(app: web.Application) -> None:
         web.get(r"/console/messages/{id:\d{1,15}}/original", original.original_page),
         web.get(r"/console/messages/{id:\d{1,15}}/original.eml", original.original_download),
         web.get("/console/operators", team.operators),
+        *language_routes(),
+        *unanswered_routes(),
+        *account_routes(),
     ])
     app.router.add_static("/console/static", STATIC_DIR, name=STATIC, append_version=True)

@@ -75,6 +75,9 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("GET", "/console/messages/{id}/original"): (OF_QUEUE, "/console/messages/{original}/original", None),
     ("GET", "/console/messages/{id}/original.eml"): (OF_QUEUE, "/console/messages/{original}/original.eml", None),
     ("GET", "/console/operators"): (MANAGING, "/console/operators", None),
+    ("GET", "/console/account"): (STAFF, "/console/account", None),
+    ("POST", "/console/account"): (STAFF, "/console/account", {"form": {"current_password": "wrong", "new_password": "x" * 9,
+                                                                      "new_password_again": "x" * 9}}),  # test_sessions.py
     ("GET", "/console/static"): (EVERYONE, "/console/static/console.css", None),
     ("POST", "/console/status"): (STAFF, "/console/status", {"form": {"status": "away"}}),
     ("GET", "/console/alerts"): (STAFF, "/console/alerts", None),
@@ -321,7 +324,8 @@ class Forms(HTMLParser):
 
 HTML_PAGES = ["/", "/chat", "/chat?embed=1", "/console/login", "/console", "/console/tickets/{ticket}", "/console/operators",
               "/console/alerts", "/console/routing", "/console/complaints", "/console/follow-ups", "/console/digest",
-              "/survey/{any}", "/console/tickets/{any}", "/console/complaints/{complaint}"]
+              "/survey/{any}", "/console/tickets/{any}", "/console/complaints/{complaint}",
+              "/console/account"]
 
 
 async def html_pages_carry_security_headers(server: LiveServer, session, callers: dict[str, Caller], ids: dict) -> None:
