@@ -18,12 +18,23 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def html_of_size(size: int) -> str:
+    filler = ("<p>" + "x" * 76 + "</p>\n") * (size // 84 + 1)
+    return ("<!doctype html><html><body>\n" + filler)[:max(size - 15, 0)] + "</body></html>\n"
+
+
 def make_app(page_bytes: int) -> web.Application:
-    filler = ("<p>" + "x" * 76 + "</p>\n") * (page_bytes // 84 + 1)
-    page = ("<!doctype html><html><body>\n" + filler)[:max(page_bytes - 15, 0)] + "</body></html>\n"
+    pages: dict[int, str] = {}
 
     async def static_page(request: web.Request) -> web.Response:
-        return web.Response(text=page, content_type="text/html")
+        """A page made once per size (?bytes=N, at most 10 MB; default --page-bytes), then served as is."""
+        try:
+            size = min(int(request.query.get("bytes", page_bytes)), 10**7)
+        except ValueError:
+            raise web.HTTPBadRequest(text="bytes must be a whole number")
+        if size not in pages:
+            pages[size] = html_of_size(size)
+        return web.Response(text=pages[size], content_type="text/html")
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok")
