@@ -1,0 +1,194 @@
+"""Telegram updates/s through the desk, beside a bare aiogram 3 echo bot on the same fake Bot API server.
+
+    python -m bench.telegram [--quick] [--database-url URL]
+
+The fake Bot API server (tests/fakes/telegram_api.py) runs in this process and holds a stream of
+text messages, each from a new private chat. Desk side: `helpline run` with its Telegram channel
+pointed at the fake server polls them; the run ends when every update is confirmed (the desk
+confirms an update only after it is committed) and every chat got the bot's answer (queued in the
+outbox by the same desk and sent through sendMessage). Anchor: a bare aiogram echo bot
+(Dispatcher, one message handler answering with sendMessage, default polling) in its own process;
+its run ends when every chat got its echo. Both are timed from the moment the updates are handed
+to the fake server, with the bot already polling.
+
+    python -m bench.telegram --echo-bot URL   (internal: the anchor's process)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.deskproc import ROOT, BenchDesk, figure, free_port, print_figures
+from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from tests.fakes.telegram_updates import TelegramUser
+
+TARGET = 0.5
+
+
+class CountingBotAPI(FakeBotAPI):
+    """The fake server, counting the chats answered (so the benchmark need not scan ``sent``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.answered_chats: set[str] = set()
+        self.expected = 0
+        self.users = 0  # chats used so far: every run writes from new ones
+        self.all_answered = asyncio.Event()
+
+    async def _m_sendMessage(self, params: dict) -> dict:
+        message = await super()._m_sendMessage(params)
+        self.answered_chats.add(str(params.get("chat_id")))
+        if self.expected and len(self.answered_chats) >= self.expected:
+            self.all_answered.set()
+        return message
+
+    def confirmed_below(self) -> int:
+        """The highest offset the bot has sent: every update below it is confirmed."""
+        return max((o for o in self.offsets if o is not None), default=0)
+
+
+def stream(n: int, first: int) -> list[dict]:
+    """n first messages, each from a new private chat (users first, first + 1, ...)."""
+    updates = []
+    for i in range(first, first + n):
+        user = TelegramUser(id=7_000_000_000 + i, first_name=f"Client{i}", last_name="Bench", language_code="en")
+        updates.append(user.text(f"Hello, where is my parcel NW-{i:06d}? It has not arrived."))
+    return updates
+
+
+async def _polling(fake: CountingBotAPI, timeout: float = 90.0) -> None:
+    await fake.wait_until(lambda: "getUpdates" in fake.calls, timeout, "the first getUpdates")
+
+
+async def _run_stream(fake: CountingBotAPI, n: int, confirmed: bool, timeout: float) -> float:
+    """Push n updates; seconds until every chat is answered (and, if asked, every update confirmed)."""
+    fake.answered_chats.clear()
+    fake.all_answered.clear()
+    fake.expected = n
+    start = time.perf_counter()
+    ids = fake.push(*stream(n, fake.users))
+    fake.users += n
+    last = ids[-1]
+    answered = asyncio.ensure_future(asyncio.wait_for(fake.all_answered.wait(), timeout))
+    if confirmed:
+        await fake.wait_until(lambda: fake.confirmed_below() > last, timeout, "every update confirmed")
+        print(f"telegram:   {n} updates committed and confirmed after {time.perf_counter() - start:.1f} s",
+              file=sys.stderr)
+    await answered
+    return time.perf_counter() - start
+
+
+def desk_config(url: str) -> str:
+    return f"""
+[channels.webchat]
+enabled = false
+
+[channels.telegram]
+token = "{TOKEN}"
+api_server = "{url}"
+polling_timeout = 2
+messages_per_second = 100000.0
+chat_messages_per_second = 100.0
+
+[bot]
+enabled = true
+"""
+
+
+async def measure_desk(n: int, database_url: str | None) -> float:
+    fake = CountingBotAPI()
+    url = await fake.start(free_port())
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            desk = BenchDesk(Path(tmp), database_url or "", "telegram", desk_config(url))
+            try:
+                await desk.start()
+                await _polling(fake)
+                await _run_stream(fake, 20, True, 60)  # warm-up: first tickets, imports, the outbox worker
+                seconds = await _run_stream(fake, n, True, 180)
+            finally:
+                await desk.stop()
+        fake.check()
+    finally:
+        await fake.stop()
+    return n / seconds
+
+
+async def measure_echo(n: int) -> float:
+    fake = CountingBotAPI()
+    url = await fake.start(free_port())
+    proc = subprocess.Popen([sys.executable, "-m", "bench.telegram", "--echo-bot", url], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        await _polling(fake)
+        await _run_stream(fake, 20, False, 60)
+        seconds = await _run_stream(fake, n, False, 180)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.to_thread(proc.wait, 20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        await fake.stop()
+    return n / seconds
+
+
+def echo_bot(url: str) -> None:
+    """The anchor: the smallest aiogram 3 bot that answers every message, polling ``url``."""
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import Message
+
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    asyncio.run(dp.start_polling(bot, polling_timeout=2))
+
+
+async def _measure(quick: bool, database_url: str | None) -> list[dict]:
+    n = 300 if quick else 3000
+    print(f"telegram: bare aiogram echo bot, {n} updates...", file=sys.stderr)
+    anchor = await measure_echo(n)
+    anchor_name = "bare aiogram 3 echo bot (Dispatcher + one handler, default polling), same fake Bot API server"
+    figures = []
+    for label, url in [("SQLite", None)] + ([("PostgreSQL", database_url)] if database_url else []):
+        print(f"telegram: the desk on {label}, {n} updates...", file=sys.stderr)
+        rate = await measure_desk(n, url)
+        figures.append(figure(f"Telegram updates/s into tickets with the bot's answer sent ({label}, polling)",
+                              rate, "updates/s", anchor_name, anchor, TARGET))
+    return figures
+
+
+def measure(quick: bool, database_url: str | None) -> list[dict]:
+    """The Telegram figures (SQLite, and PostgreSQL when a URL is given) beside a bare aiogram echo bot."""
+    return asyncio.run(_measure(quick, database_url))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.telegram", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer updates (about 15 s)")
+    parser.add_argument("--database-url", default=os.environ.get("HELPLINE_BENCH_DATABASE_URL", ""),
+                        help="also measure on this PostgreSQL (a private <name>_bench_telegram database is used)")
+    parser.add_argument("--echo-bot", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_bot:
+        echo_bot(args.echo_bot)
+        return 0
+    print_figures(measure(args.quick, args.database_url or None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
