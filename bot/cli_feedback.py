@@ -47,7 +47,7 @@ def cmd_segments_recompute(args) -> int:
 
 
 def cmd_segments_show(args) -> int:
-    from bot.feedback.queries import segment_history
+    from bot.storage.feedback_queries import segment_history
     from bot.storage.models import ClientSegment
 
     async def work(desk):

@@ -3,7 +3,8 @@
 Each event costs one or two queries (the ticket's row, the message or note), whatever the number
 of sockets; every socket's viewer is then checked with the same policy the pages use. Events are
 handled one at a time, in the order they were published, so a delivery frame never overtakes the
-message it is about.
+message it is about. A new follow-up goes to the supervisors and managers whose Follow-ups page
+would list it.
 """
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from bot.access import Viewer
 from bot.actions.context import Desk
 from bot.console.present import is_mine, message_dict, note_dict, ticket_dict
 from bot.events import (
-    ClientTyping, DeliveryChanged, Event, MessageEdited, MessageQueued, MessageReceived, NoteAdded, OperatorTyping,
-    TicketChanged,
+    ClientTyping, DeliveryChanged, Event, FollowUpOpened, MessageEdited, MessageQueued, MessageReceived, NoteAdded,
+    OperatorTyping, TicketChanged,
 )
-from bot.storage import queries
+from bot.feedback.access import sees_queue_feedback
+from bot.storage import feedback_queries, queries
 
 logger = logging.getLogger(__name__)
 EVENTS = (MessageReceived, MessageQueued, MessageEdited, DeliveryChanged, TicketChanged, NoteAdded, ClientTyping,
-          OperatorTyping)
+          OperatorTyping, FollowUpOpened)
 MAX_SEEN = 5000
 SESSION_CLOSED = 4401
 SEND_TIMEOUT = 5.0
@@ -96,6 +98,9 @@ class Hub:
             return
         message = note = None
         async with self._lock:
+            if isinstance(event, FollowUpOpened):
+                await self._follow_up(event.follow_up_id)
+                return
             async with self.desk.sessions() as s:
                 row = await queries.ticket_row_by_id(s, event.ticket_id)
                 if row is None:
@@ -126,6 +131,18 @@ class Hub:
                 await self._to_watchers(row, targets, {"type": "typing", "ticket": row.number, "who": "client"})
             elif isinstance(event, OperatorTyping):
                 await self._operator_typing(row, targets, event.operator_id)
+
+    async def _follow_up(self, follow_up_id: int) -> None:
+        """A new follow-up to every socket whose viewer the Follow-ups page would show it to."""
+        async with self.desk.sessions() as s:
+            row = await feedback_queries.follow_up(s, follow_up_id)
+        if row is None:
+            return
+        frame = {"type": "follow_up", "follow_up": {
+            "id": row.id, "ticket": row.ticket_number, "subject": row.ticket_subject, "queue": row.queue,
+            "reason": row.reason, "detail": row.detail, "score": row.score,
+            "created": row.created_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")}}
+        await asyncio.gather(*(c.send(frame) for c in list(self.connections) if sees_queue_feedback(c.viewer, row.queue_id)))
 
     async def _ticket(self, row: queries.TicketRow, targets: list[Connection]) -> None:
         """The row to everyone who may see it; a "gone" to sockets that knew it and no longer may."""

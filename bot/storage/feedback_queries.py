@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from bot.access import Viewer
 from bot.feedback.access import sees_all_queues
+from bot.storage.queries import in_sight
 from bot.storage.models import (
     AuditEvent, Client, ClientSegment, Complaint, FollowUp, Operator, Queue, SegmentChange, Survey, Ticket,
 )
@@ -44,10 +45,8 @@ class ComplaintRow:
 
 
 def _scope(viewer: Viewer, queue_column, owner_column=None):
-    if sees_all_queues(viewer):
-        return True
-    mine = queue_column.in_(viewer.queue_ids or {-1})
-    return or_(mine, owner_column == viewer.id) if owner_column is not None else mine
+    """The ticket visibility rule of the console, except that managers read every queue's feedback."""
+    return in_sight(viewer, queue_column, owner_column, sees_all=sees_all_queues(viewer))
 
 
 def _complaints_query():
@@ -114,19 +113,30 @@ class FollowUpRow:
     done_by: str | None
     outcome: str
     score: int | None
+    queue_id: int
+
+
+def _follow_ups_query():
+    done_by = aliased(Operator)
+    return (select(FollowUp.id, Ticket.number, Ticket.subject, Queue.name, FollowUp.reason, FollowUp.detail, FollowUp.status,
+                   FollowUp.created_at, FollowUp.done_at, done_by.display_name, FollowUp.outcome, Survey.score,
+                   FollowUp.queue_id)
+            .join(Ticket, Ticket.id == FollowUp.ticket_id).join(Queue, Queue.id == FollowUp.queue_id)
+            .outerjoin(done_by, done_by.id == FollowUp.done_by).outerjoin(Survey, Survey.id == FollowUp.survey_id))
 
 
 async def follow_ups(session, viewer: Viewer, status: str = "open", limit: int = 300) -> list[FollowUpRow]:
-    done_by = aliased(Operator)
-    query = (select(FollowUp.id, Ticket.number, Ticket.subject, Queue.name, FollowUp.reason, FollowUp.detail, FollowUp.status,
-                    FollowUp.created_at, FollowUp.done_at, done_by.display_name, FollowUp.outcome, Survey.score)
-             .join(Ticket, Ticket.id == FollowUp.ticket_id).join(Queue, Queue.id == FollowUp.queue_id)
-             .outerjoin(done_by, done_by.id == FollowUp.done_by).outerjoin(Survey, Survey.id == FollowUp.survey_id)
-             .where(_scope(viewer, FollowUp.queue_id)))
+    query = _follow_ups_query().where(_scope(viewer, FollowUp.queue_id))
     if status in ("open", "done"):
         query = query.where(FollowUp.status == status)
     rows = await session.execute(query.order_by(FollowUp.id.desc()).limit(limit))
     return [FollowUpRow(*r) for r in rows]
+
+
+async def follow_up(session, follow_up_id: int) -> FollowUpRow | None:
+    """One follow-up as the list shows it (the live console pushes it to whoever may see its queue)."""
+    row = (await session.execute(_follow_ups_query().where(FollowUp.id == follow_up_id))).first()
+    return FollowUpRow(*row) if row else None
 
 
 async def open_follow_up_count(session, viewer: Viewer) -> int:

@@ -37,10 +37,18 @@ class TicketRow:
     assignee_username: str | None = None
 
 
-def _visible(viewer: Viewer):
-    if viewer.sees_everything:
+def in_sight(viewer: Viewer, queue_column=Ticket.queue_id, person_column=Ticket.assignee_id, *,
+             sees_all: bool | None = None):
+    """Rows of the viewer's queues or their own (``person_column``); everything for admins, or for
+    whom ``sees_all`` says (the feedback pages let managers read the whole desk)."""
+    if viewer.sees_everything if sees_all is None else sees_all:
         return True
-    return or_(Ticket.queue_id.in_(viewer.queue_ids or {-1}), Ticket.assignee_id == viewer.id)
+    mine = queue_column.in_(viewer.queue_ids or {-1})
+    return mine if person_column is None else or_(mine, person_column == viewer.id)
+
+
+def _visible(viewer: Viewer):
+    return in_sight(viewer)
 
 
 def _ticket_rows_query():
