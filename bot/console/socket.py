@@ -78,7 +78,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
 def _frame(data: str) -> dict | None:
     try:
         frame = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting fits well inside the frame limit
         return None
     return frame if isinstance(frame, dict) and isinstance(frame.get("type"), str) else None
 
