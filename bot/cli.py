@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.cli_audit import add_audit_commands
 from bot.cli_clients import add_clients_commands
 from bot.cli_i18n import add_i18n_commands
 from bot.cli_feedback import add_feedback_commands
@@ -232,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
     add_feedback_commands(sub)
     add_i18n_commands(sub)
     add_clients_commands(sub)
+    add_audit_commands(sub)
     return top
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.access import Viewer
 from bot.actions import tickets as ticket_actions
+from bot.actions.audit import record_read
 from bot.actions.operators import token_viewer
 from bot.console import openapi
 from bot.console.api_schema import (
@@ -136,13 +137,16 @@ async def list_tickets(request: web.Request, spec: dict) -> web.Response:
 
 @operation("get", "/api/v1/tickets/{number}")
 async def get_ticket(request: web.Request, spec: dict) -> web.Response:
-    return _json(ticket_json(await _ticket(request)))
+    row = await _ticket(request)
+    await record_read(request.config_dict[DESK], request[VIEWER].id, "api", ticket_id=row.id)
+    return _json(ticket_json(row))
 
 
 @operation("get", "/api/v1/tickets/{number}/messages")
 async def list_messages(request: web.Request, spec: dict) -> web.Response:
     query = parse_query(request, spec)
     row = await _ticket(request)
+    await record_read(request.config_dict[DESK], request[VIEWER].id, "api", ticket_id=row.id)
     async with request.config_dict[DESK].sessions() as s:
         messages = await queries.ticket_messages(s, row.id, after_id=query["after"], limit=query["limit"] + 1)
     more = len(messages) > query["limit"]
@@ -223,3 +227,4 @@ def setup_api(app: web.Application) -> None:
 # Operations other modules add to the one document and router (registered on import).
 from bot.feedback import api as _feedback_api  # noqa: E402,F401
 from bot.console import privacy_api as _privacy_api  # noqa: E402,F401
+from bot.console import audit_api as _audit_api  # noqa: E402,F401

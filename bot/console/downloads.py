@@ -5,6 +5,7 @@ import asyncio
 
 from aiohttp import web
 
+from bot.actions.audit import record_read
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found
 from bot.errors import InvalidInput
@@ -24,5 +25,6 @@ async def attachment(request: web.Request, visit: Visit) -> web.Response:
         data = await asyncio.to_thread(desk.files.read, stored.storage_key)
     except (OSError, InvalidInput):
         return not_found(request, visit, "attachment")
+    await record_read(desk, visit.viewer.id, "download", attachment_id=stored.id)
     # Stored names come from clients as sent; no control characters may reach the header.
     return download_response(data, stored.filename)

@@ -10,6 +10,7 @@ import asyncio
 import nh3
 from aiohttp import web
 
+from bot.actions.audit import record_read
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.errors import InvalidInput
@@ -45,6 +46,7 @@ async def original_page(request: web.Request, visit: Visit) -> web.Response:
     if found is None:
         return not_found(request, visit, "message")
     message, number = found
+    await record_read(desk, visit.viewer.id, "console", ticket_id=message.ticket_id)
     html = ""
     if message.html_key:
         data = await asyncio.to_thread(_read, desk, message.html_key)
@@ -63,4 +65,5 @@ async def original_download(request: web.Request, visit: Visit) -> web.Response:
     data = await asyncio.to_thread(_read, desk, found[0].raw_key)
     if data is None:
         return not_found(request, visit, "message")
+    await record_read(desk, visit.viewer.id, "download", ticket_id=found[0].ticket_id)
     return download_response(data, f"message-{found[0].id}.eml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.access import Viewer
+from bot.actions.audit import record_read
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.console.live import HUB
@@ -80,6 +81,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         links = await queries.ticket_links(s, row.id)
         operators = await queries.operators_for_transfer(s)
         feedback = await ticket_feedback(s, desk.settings, row.id, row.client_id)
+    await record_read(desk, viewer.id, "console", ticket_id=row.id)
     zone = request.app[HUB].zone
     return page(
         request, visit, "ticket.html", status,

@@ -65,6 +65,7 @@ async def test_every_documented_operation_answers_as_documented(desk_api):
         f"/api/v1/clients/{client_id}/segment", {"segment": "loyal", "add_tag": "VIP"})
     calls[("GET", "/api/v1/clients/{client_id}/export")] = lambda: admin.get(f"/api/v1/clients/{client_id}/export")
     calls[("POST", "/api/v1/clients/{client_id}/erase")] = lambda: admin.post(f"/api/v1/clients/{client_id}/erase")
+    calls[("GET", "/api/v1/clients/{client_id}/audit")] = lambda: admin.get(f"/api/v1/clients/{client_id}/audit")
     assert set(calls) == documented_operations()
     for (method, path), call in calls.items():
         reply = await call()

@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("POST", "/api/v1/clients/{client_id}/segment"): ({"admin"}, "/api/v1/clients/{client}/segment", {"json": {"tags": ["vip"]}}),
     ("GET", "/api/v1/clients/{client_id}/export"): ({"admin"}, "/api/v1/clients/{client}/export", None),
     ("POST", "/api/v1/clients/{client_id}/erase"): ({"admin"}, "/api/v1/clients/{other_client}/erase", {"json": {}}),
+    ("GET", "/api/v1/clients/{client_id}/audit"): ({"admin"}, "/api/v1/clients/{client}/audit", None),
     ("GET", "/console"): (STAFF, "/console", None),
     ("GET", "/console/"): (EVERYONE, "/console/", None),  # a redirect to /console
     ("GET", "/console/login"): (EVERYONE, "/console/login", None),
