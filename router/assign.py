@@ -138,6 +138,33 @@ def choose_operator(ticket: TicketFacts, candidates: Iterable[Candidate], policy
     return min(first_line, key=_least_busy_key(ticket, policy))
 
 
+def search_order(policy: QueuePolicy) -> str | None:
+    """How a queue's operators may be read in pages for this policy: "load" (least busy first),
+    "turn" (round robin) or None (the key needs every operator: read them all)."""
+    if policy.strategy == "round_robin":
+        return "turn"
+    return None if policy.least_busy_by == "share" else "load"
+
+
+def rank(op: Candidate, ticket: TicketFacts, policy: QueuePolicy) -> tuple:
+    """The order `choose_operator` prefers among eligible operators: level first, then the strategy's key."""
+    key = _round_robin_key if policy.strategy == "round_robin" else _least_busy_key(ticket, policy)
+    return (op.level, *key(op))
+
+
+def settled(choice: Candidate | None, floor: Candidate, ticket: TicketFacts, policy: QueuePolicy) -> bool:
+    """Whether reading further pages can change `choice`.
+
+    Pages come in rank order of a lower bound (`floor`: loads without live offers, which only add);
+    once the bound of the last operator read ranks after the choice, nobody later can beat it.
+    """
+    if choice is None:
+        return False
+    if policy.strategy == "sticky" and choice.id in ticket.preferred:
+        return True
+    return rank(floor, ticket, policy) > rank(choice, ticket, policy)
+
+
 def queue_order(ticket: TicketFacts):
     """Sort key of a queue's backlog: priority descending, then the longest waiting first."""
     return (-PRIORITY_RANK.get(ticket.priority, 1), ticket.waiting_since or _EPOCH, ticket.id)

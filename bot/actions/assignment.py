@@ -3,7 +3,9 @@
 The assignment transaction (one per ticket):
 1. take the ticket row if it is still assignable: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
    another process working the same queue skips it instead of waiting;
-2. snapshot the queue's present operators and their loads, and let `router.assign` choose;
+2. read the queue's present operators in the policy's order, a page at a time, with their loads
+   (kept per operator and channel by triggers on `tickets`, migration 0008), and let
+   `router.assign` choose;
 3. lock the chosen operator's row (a write to it) and count their load again under the lock, so
    two processes filling the same operator never pass their capacity;
 4. write with a conditional, versioned update (`WHERE version = :read AND assignee_id IS NULL AND
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -28,11 +31,13 @@ from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
 from bot.storage.models import AuditEvent, OfferRefusal, Operator, Queue, Ticket, operator_queues, utcnow
 from router.assign import (
-    OFFLINE, ONLINE, STATUSES, Candidate, TicketFacts, capacity_for, choose_operator, offer_timeout, step_action,
+    OFFLINE, ONLINE, STATUSES, Candidate, TicketFacts, capacity_for, choose_operator, offer_timeout, search_order,
+    settled, step_action,
 )
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 4
+PAGE = 32  # operators read per page when choosing; later pages double
 
 
 class _Stale(Exception):
@@ -63,24 +68,54 @@ async def _versioned(unit: Unit, ticket: Ticket, values: dict, *conditions) -> N
         raise _Stale()
 
 
-async def _candidates(unit: Unit, desk: Desk, ticket: Ticket, now: datetime) -> list[Candidate]:
+async def _choose(unit: Unit, desk: Desk, ticket: Ticket, facts: TicketFacts, policy, now: datetime,
+                  excluded: set[int]) -> Candidate | None:
+    """The policy's choice among the queue's present operators, read in pages of the policy's order.
+
+    Loads come from the trigger-kept operator_loads, so a decision reads a few dozen operators
+    instead of counting every open ticket; `settled` says when later pages cannot change it.
+    """
     s, settings = unit.session, desk.settings
-    grace = settings.router.assignment.presence_grace_seconds
-    rows = await rq.operator_rows(s, ticket.queue_id, now, grace)
-    if not rows:
-        return []
-    used = await rq.loads(s, now, queue_id=ticket.queue_id)
-    return [Candidate(op_id, level or 1, frozenset(languages or ()), capacity_of(settings, capacity),
-                      used.get(op_id, {}), "online", last)
-            for op_id, level, languages, capacity, last in rows]
+    page = partial(rq.operator_page, s, ticket.queue_id, now, settings.router.assignment.presence_grace_seconds,
+                   channel=ticket.channel, ticket_id=ticket.id, refused_since=ticket.queued_at)
+    collected: dict[int, Candidate] = {}
+    order = search_order(policy)
+    exact = await rq.loads(s, now, queue_id=ticket.queue_id) if order is None else None
+
+    def take(rows: list[tuple]) -> None:
+        for op_id, level, languages, capacity, last, _floor, held, on_channel in rows:
+            if op_id in excluded:
+                continue
+            # Paged, only the ticket's channel and the total matter (free room, least busy): the
+            # rest of the load is kept under "" so the total stays right.
+            load = exact.get(op_id, {}) if exact is not None else {ticket.channel: on_channel, "": held - on_channel}
+            collected[op_id] = Candidate(op_id, level or 1, frozenset(languages or ()), capacity_of(settings, capacity),
+                                         load, ONLINE, last)
+
+    if policy.strategy == "sticky" and facts.preferred:
+        take(await page(order="load", only_ids=facts.preferred))
+    if order is None:
+        take(await page(order="load"))
+        return choose_operator(facts, list(collected.values()), policy)
+    offset, size = 0, PAGE
+    while True:
+        rows = await page(order=order, offset=offset, limit=size)
+        take(rows)
+        choice = choose_operator(facts, list(collected.values()), policy)
+        if len(rows) < size:
+            return choice
+        op_id, level, _languages, _capacity, last, floor, _held, _on_channel = rows[-1]
+        if settled(choice, Candidate(op_id, level or 1, load={"": floor}, last_assigned_at=last), facts, policy):
+            return choice
+        offset, size = offset + size, size * 2
 
 
 async def _facts(unit: Unit, ticket: Ticket, queue: str, policy, now: datetime) -> TicketFacts:
     s = unit.session
     preferred = await rq.previous_operators(s, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
+    # Operators who refused the ticket are left out by the operator query itself (rq.operator_page).
     return TicketFacts(ticket.id, queue, ticket.channel, ticket.language, ticket.priority,
-                       ticket.handed_off_at or ticket.created_at, ticket.relaxed, preferred,
-                       await rq.refused_by(s, ticket.id, ticket.queued_at))
+                       ticket.handed_off_at or ticket.created_at, ticket.relaxed, preferred)
 
 
 async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now: datetime) -> bool:
@@ -91,36 +126,45 @@ async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now:
     reads what every earlier assignment committed. Someone who went offline meanwhile is skipped.
     """
     s = unit.session
-    locked = (await s.execute(
+    capacity = (await s.execute(
         update(Operator).where(Operator.id == operator_id, Operator.active.is_(True), Operator.status == ONLINE)
-        .values(status=Operator.status).execution_options(synchronize_session=False))).rowcount
-    if locked != 1:
+        .values(status=Operator.status).returning(Operator.capacity)
+        .execution_options(synchronize_session=False))).scalar_one_or_none()
+    if capacity is None:
         return False
-    capacity = (await s.execute(select(Operator.capacity).where(Operator.id == operator_id))).scalar_one()
-    used = (await rq.loads(s, now, operator_ids=[operator_id])).get(operator_id, {})
-    return used.get(channel, 0) < capacity_for(capacity_of(desk.settings, capacity), channel)
+    used = await rq.held_on(s, now, operator_id, channel)
+    return used < capacity_for(capacity_of(desk.settings, capacity), channel)
+
+
+async def _ticket_and_queue(s, ticket_id: int, now: datetime, lock: bool) -> tuple[Ticket, str] | None:
+    """The ticket if it is still assignable, with its queue's name; locked (SKIP LOCKED) when asked."""
+    query = (select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
+             .where(Ticket.id == ticket_id, rq.assignable(now)))
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    row = (await s.execute(query)).first()
+    return (row[0], row[1]) if row else None
 
 
 async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
     async with unit_of_work(desk) as unit:
         s = unit.session
-        ticket = (await s.execute(select(Ticket).where(Ticket.id == ticket_id, rq.assignable(now))
-                                  .with_for_update(skip_locked=True))).scalar_one_or_none()
-        if ticket is None:
+        found = await _ticket_and_queue(s, ticket_id, now, lock=True)
+        if found is None:
             return None
-        queue = (await s.execute(select(Queue.name).where(Queue.id == ticket.queue_id))).scalar_one()
+        ticket, queue = found
         policy = queue_policy(desk.settings, queue)
         if policy.strategy == "manual":
             return None
         facts = await _facts(unit, ticket, queue, policy, now)
-        candidates = await _candidates(unit, desk, ticket, now)
+        excluded: set[int] = set()
         while True:
-            choice = choose_operator(facts, candidates, policy)
+            choice = await _choose(unit, desk, ticket, facts, policy, now, excluded)
             if choice is None:
                 return None
             if await _has_room(unit, desk, choice.id, ticket.channel, now):
                 break
-            candidates = [c for c in candidates if c.id != choice.id]
+            excluded.add(choice.id)
         seconds = offer_timeout(policy, ticket.channel)
         if seconds:
             values = {"offered_to_id": choice.id, "offer_expires_at": now + timedelta(seconds=seconds)}
@@ -135,6 +179,22 @@ async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement |
                                "queue": queue, **({"expires_in": seconds} if seconds else {})}))
         unit.events.append(TicketChanged(ticket_id=ticket.id, what=kind))
         return Placement(ticket.id, choice.id, bool(seconds))
+
+
+async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = None) -> int | None:
+    """The operator the queue's policy would choose for the ticket now; reads only (nothing is written)."""
+    now = now or utcnow()
+    async with desk.sessions() as s:
+        unit = Unit(s)
+        found = await _ticket_and_queue(s, ticket_id, now, lock=False)
+        if found is None:
+            return None
+        ticket, queue = found
+        policy = queue_policy(desk.settings, queue)
+        if policy.strategy == "manual":
+            return None
+        choice = await _choose(unit, desk, ticket, await _facts(unit, ticket, queue, policy, now), policy, now, set())
+        return choice.id if choice else None
 
 
 async def assign_ticket(desk: Desk, ticket_id: int, now: datetime | None = None) -> Placement | None:

@@ -83,6 +83,15 @@ class Operator(Base):
     queues: Mapped[list[Queue]] = relationship(secondary=operator_queues, lazy="raise")
 
 
+class OperatorLoad(Base):
+    """Open tickets an operator holds on a channel; triggers on `tickets` keep it (migration 0008)."""
+
+    __tablename__ = "operator_loads"
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class Client(Base):
     __tablename__ = "clients"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -120,6 +129,7 @@ class Ticket(Base):
         Index("ix_tickets_client_channel", "client_id", "channel", "chat_id"),
         Index("ix_tickets_routed_at", "routed_at"),
         Index("ix_tickets_offer_expires_at", "offer_expires_at"),
+        Index("ix_tickets_offered_to_id", "offered_to_id", "assignee_id", "offer_expires_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, unique=True)

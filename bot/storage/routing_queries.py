@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from bot.storage.models import (
-    AuditEvent, Client, Message, Notification, OfferRefusal, Operator, Queue, RoutingDecision, Ticket, TicketSla,
-    operator_queues,
+    AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, Queue, RoutingDecision, Ticket,
+    TicketSla, operator_queues,
 )
 from router.assign import ONLINE
 from router.sla import CLIENT, REOPEN, REPLY, RESOLVE, START, TimelineEvent
@@ -45,6 +46,81 @@ async def operator_rows(session, queue_id: int, now: datetime, grace_seconds: fl
         .join(operator_queues, operator_queues.c.operator_id == Operator.id)
         .where(operator_queues.c.queue_id == queue_id, present(now, grace_seconds)))
     return [tuple(r) for r in rows]
+
+
+def _held(channel=None, with_offers: bool = True):
+    """Tickets an operator (the enclosing query's) holds, from the trigger-kept operator_loads, plus
+    their live offers unless told; on one channel when given. Index probes, never a scan of the tickets."""
+    held = select(func.coalesce(func.sum(OperatorLoad.held), 0)).where(OperatorLoad.operator_id == Operator.id)
+    if channel is not None:
+        held = held.where(OperatorLoad.channel == channel)
+    if not with_offers:
+        return held.scalar_subquery()
+    offered = select(func.count()).select_from(Ticket).where(
+        Ticket.offered_to_id == Operator.id, Ticket.assignee_id.is_(None), Ticket.offer_expires_at > bindparam("now"))
+    if channel is not None:
+        offered = offered.where(Ticket.channel == channel)
+    return held.scalar_subquery() + offered.scalar_subquery()
+
+
+@lru_cache(maxsize=32)
+def _page_query(order: str, grace: bool, since: bool, only_ids: bool, limited: bool):
+    """The operator page statement of one shape, built once: values arrive as bound parameters."""
+    refused = select(OfferRefusal.id).where(OfferRefusal.ticket_id == bindparam("ticket_id"),
+                                            OfferRefusal.operator_id == Operator.id)
+    if since:
+        refused = refused.where(OfferRefusal.at >= bindparam("since"))
+    floor = _held(with_offers=False).label("floor")
+    inner = (select(Operator.id, operator_queues.c.level, Operator.last_assigned_at, floor)
+             .join(operator_queues, operator_queues.c.operator_id == Operator.id)
+             .where(operator_queues.c.queue_id == bindparam("queue_id"), Operator.active.is_(True),
+                    Operator.status == ONLINE, ~refused.exists()))
+    if grace:
+        inner = inner.where(Operator.seen_at >= bindparam("seen_since"))
+    if only_ids:
+        inner = inner.where(Operator.id.in_(bindparam("ids", expanding=True)))
+
+    def ordering(level, held, last, op_id):
+        return (level, *((held,) if order == "load" else ()), last.asc().nulls_first(), op_id)
+
+    inner = inner.order_by(*ordering(operator_queues.c.level, floor, Operator.last_assigned_at, Operator.id))
+    if limited:
+        inner = inner.offset(bindparam("offset")).limit(bindparam("limit"))
+    page = inner.subquery()
+    # Exact loads (live offers, the ticket's channel) only for the operators of this page.
+    return (select(page.c.id, page.c.level, Operator.languages, Operator.capacity, page.c.last_assigned_at,
+                   page.c.floor, _held().label("held"), _held(bindparam("channel")).label("on_channel"))
+            .join(Operator, Operator.id == page.c.id)
+            .order_by(*ordering(page.c.level, page.c.floor, page.c.last_assigned_at, page.c.id)))
+
+
+async def operator_page(session, queue_id: int, now: datetime, grace_seconds: float, *, order: str, channel: str,
+                        ticket_id: int, refused_since: datetime | None, offset: int = 0, limit: int | None = None,
+                        only_ids=None) -> list[tuple]:
+    """(id, level, languages, capacity, last_assigned_at, floor, held, held on `channel`) of the queue's
+    present operators who have not refused the ticket, in `order`.
+
+    "load": level, tickets held (`floor`: without live offers), longest since last assigned, id;
+    "turn": level, longest since last assigned, id (round robin). `held` adds live offers.
+    Only a page of operators gets its exact load counted, so a decision reads a few dozen rows.
+    """
+    query = _page_query(order, grace_seconds > 0, refused_since is not None, only_ids is not None, limit is not None)
+    params = {"queue_id": queue_id, "ticket_id": ticket_id, "now": now, "channel": channel}
+    if grace_seconds > 0:
+        params["seen_since"] = now - timedelta(seconds=grace_seconds)
+    if refused_since is not None:
+        params["since"] = refused_since
+    if only_ids is not None:
+        params["ids"] = list(only_ids)
+    if limit is not None:
+        params.update(offset=offset, limit=limit)
+    return [tuple(r) for r in await session.execute(query, params)]
+
+
+async def held_on(session, now: datetime, operator_id: int, channel: str) -> int:
+    """Tickets one operator holds or is being offered on a channel (their capacity used there)."""
+    query = select(_held(bindparam("channel"))).select_from(Operator).where(Operator.id == bindparam("operator_id"))
+    return (await session.execute(query, {"now": now, "channel": channel, "operator_id": operator_id})).scalar_one()
 
 
 async def loads(session, now: datetime, operator_ids=None, queue_id: int | None = None) -> dict[int, dict[str, int]]:
