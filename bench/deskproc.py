@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,6 +134,30 @@ title = "General"
                             return
                 await asyncio.sleep(0.1)  # polling a process we do not control; no event to wait on
         raise RuntimeError(f"the desk did not come up within {timeout:.0f} s: {self.log_tail()}")
+
+    async def count(self, sql: str) -> int:
+        """One COUNT(*) read straight from the desk's database while it runs (SQLite in WAL mode reads
+        beside the writer; PostgreSQL by its own connection)."""
+        if self.pg_name:
+            import asyncpg
+
+            conn = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+            try:
+                return int(await conn.fetchval(sql))
+            finally:
+                await conn.close()
+        found = sorted((self.workdir / "data").glob("*.db"))
+        if not found:
+            return 0
+
+        def read() -> int:
+            conn = sqlite3.connect(f"file:{found[0]}?mode=ro", uri=True, timeout=10)
+            try:
+                return int(conn.execute(sql).fetchone()[0])
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(read)
 
     def log_tail(self, chars: int = 1500) -> str:
         try:
