@@ -9,7 +9,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "question": "How did we do? Rate our help from 1 (very poor) to 5 (excellent).",
         "question_chat": "Tap a number below, or reply with one.",
-        "question_link": "Choose your score here: {link}\n(The link works for {days} days; you can change your answer until then.)",
+        "question_link": "Choose your score below. The links work for {days} days; you can change your answer until then.",
         "thanks_ask_comment": "Thank you for your rating! If you like, tell us in one message what we could do better.",
         "thanks_comment": "Thank you, we have passed your comment on to the team.",
         "complaint_ack": "We have registered your complaint under reference {reference}. We will get back to you by {due}.",
@@ -27,7 +27,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "ru": {
         "question": "Как мы справились? Оцените нашу помощь от 1 (очень плохо) до 5 (отлично).",
         "question_chat": "Нажмите на цифру ниже или ответьте цифрой.",
-        "question_link": "Выберите оценку здесь: {link}\n(Ссылка действует {days} дн.; до тех пор ответ можно изменить.)",
+        "question_link": "Выберите оценку ниже. Ссылки действуют {days} дн.; до тех пор ответ можно изменить.",
         "thanks_ask_comment": "Спасибо за оценку! Если хотите, напишите одним сообщением, что нам стоит улучшить.",
         "thanks_comment": "Спасибо, мы передали ваш комментарий команде.",
         "complaint_ack": "Мы зарегистрировали вашу жалобу под номером {reference}. Мы ответим вам до {due}.",
@@ -45,7 +45,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "uk": {
         "question": "Як ми впоралися? Оцініть нашу допомогу від 1 (дуже погано) до 5 (чудово).",
         "question_chat": "Натисніть цифру нижче або відповідайте цифрою.",
-        "question_link": "Оберіть оцінку тут: {link}\n(Посилання діє {days} дн.; до того відповідь можна змінити.)",
+        "question_link": "Оберіть оцінку нижче. Посилання діють {days} дн.; до того відповідь можна змінити.",
         "thanks_ask_comment": "Дякуємо за оцінку! Якщо бажаєте, напишіть одним повідомленням, що нам варто покращити.",
         "thanks_comment": "Дякуємо, ми передали ваш коментар команді.",
         "complaint_ack": "Ми зареєстрували вашу скаргу під номером {reference}. Ми відповімо вам до {due}.",
@@ -54,7 +54,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "de": {
         "question": "Wie waren wir? Bewerten Sie unsere Hilfe von 1 (sehr schlecht) bis 5 (ausgezeichnet).",
         "question_chat": "Tippen Sie unten auf eine Zahl oder antworten Sie mit einer Zahl.",
-        "question_link": "Wählen Sie hier Ihre Bewertung: {link}\n(Der Link gilt {days} Tage; bis dahin können Sie Ihre Antwort ändern.)",
+        "question_link": "Wählen Sie unten Ihre Bewertung. Die Links gelten {days} Tage; bis dahin können Sie Ihre Antwort ändern.",
         "thanks_ask_comment": "Danke für Ihre Bewertung! Wenn Sie möchten, schreiben Sie uns in einer Nachricht, was wir besser machen können.",
         "thanks_comment": "Danke, wir haben Ihren Kommentar an das Team weitergegeben.",
         "complaint_ack": "Wir haben Ihre Beschwerde unter der Nummer {reference} erfasst. Sie hören von uns bis {due}.",
@@ -63,7 +63,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "lv": {
         "question": "Kā mums veicās? Novērtējiet mūsu palīdzību no 1 (ļoti slikti) līdz 5 (izcili).",
         "question_chat": "Pieskarieties ciparam zemāk vai atbildiet ar ciparu.",
-        "question_link": "Izvēlieties vērtējumu šeit: {link}\n(Saite derīga {days} dienas; līdz tam atbildi var mainīt.)",
+        "question_link": "Izvēlieties vērtējumu zemāk. Saites derīgas {days} dienas; līdz tam atbildi var mainīt.",
         "thanks_ask_comment": "Paldies par vērtējumu! Ja vēlaties, vienā ziņā uzrakstiet, ko mēs varētu uzlabot.",
         "thanks_comment": "Paldies, mēs nodevām jūsu komentāru komandai.",
         "complaint_ack": "Mēs reģistrējām jūsu sūdzību ar numuru {reference}. Atbildēsim līdz {due}.",
@@ -72,7 +72,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "hu": {
         "question": "Hogyan teljesítettünk? Értékelje segítségünket 1-től (nagyon rossz) 5-ig (kiváló).",
         "question_chat": "Koppintson egy számra lent, vagy válaszoljon egy számmal.",
-        "question_link": "Itt választhat értékelést: {link}\n(A link {days} napig érvényes; addig a válasz módosítható.)",
+        "question_link": "Válasszon értékelést lent. A linkek {days} napig érvényesek; addig a válasz módosítható.",
         "thanks_ask_comment": "Köszönjük az értékelést! Ha szeretné, írja meg egy üzenetben, min javíthatnánk.",
         "thanks_comment": "Köszönjük, továbbítottuk megjegyzését a csapatnak.",
         "complaint_ack": "Panaszát {reference} számon nyilvántartásba vettük. {due}-ig válaszolunk.",
@@ -89,9 +89,12 @@ def text(language: str, key: str, **values) -> str:
 
 
 def survey_question(language: str, link: str | None, link_days: float) -> str:
-    """The survey message: buttons below it on chat channels, a link on channels without buttons."""
-    follow = text(language, "question_link", link=link, days=round(link_days)) if link else text(language, "question_chat")
-    return f"{text(language, 'question')}\n{follow}"
+    """The survey message: buttons below it on chat channels; on channels without buttons one link
+    per score, each opening the survey page with that score chosen (the page asks to confirm)."""
+    if not link:
+        return f"{text(language, 'question')}\n{text(language, 'question_chat')}"
+    links = "\n".join(f"{score}: {link}?score={score}" for score in SCORE_CHOICES)
+    return f"{text(language, 'question')}\n{text(language, 'question_link', days=round(link_days))}\n\n{links}"
 
 
 def local_date(moment: datetime, zone) -> str:

@@ -15,17 +15,33 @@ from email.utils import format_datetime
 from datetime import datetime, timezone
 
 import jinja2
+from markupsafe import Markup, escape
 
 from bot.domain import Attachment, AuthorKind, OutboundMessage
 from bot.web import TEMPLATES
 from channels.email.normalize import REPLY_PREFIX, SYNTHETIC_DOMAIN, TICKET_TAG
 
 CHOOSE_HINT = "Reply with the number of your choice."
+WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+")
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES / "email"),
     autoescape=jinja2.select_autoescape(("html",), default_for_string=False),
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
+
+
+def linkify(line: str) -> Markup:
+    """A line of our text for the HTML part: escaped, its web addresses (survey links) made clickable."""
+    pieces, last = [], 0
+    for found in WEB_ADDRESS.finditer(line):
+        address = found.group().rstrip(".,;:!?)")  # sentence punctuation after an address is not part of it
+        pieces += [escape(line[last:found.start()]), Markup('<a href="{0}">{0}</a>').format(address)]
+        last = found.start() + len(address)
+    pieces.append(escape(line[last:]))
+    return Markup("").join(pieces)
+
+
+_templates.filters["linkify"] = linkify
 
 
 def message_id_for(message: OutboundMessage, domain: str) -> str:
