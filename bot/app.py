@@ -156,6 +156,9 @@ def create_app(settings: Settings, *, public_url: str = "", auto_migrate: bool |
     from bot.dialogue.setup import setup_self_service
 
     setup_self_service(app)
+    from bot.retention_worker import setup_retention
+
+    setup_retention(app)
     for adapter in adapters.values():
         if isinstance(adapter, WebRoutes):
             app.router.add_routes(adapter.routes())

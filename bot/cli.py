@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.cli_audit import add_audit_commands
+from bot.cli_retention import add_retention_commands
 from bot.cli_clients import add_clients_commands
 from bot.cli_i18n import add_i18n_commands
 from bot.cli_feedback import add_feedback_commands
@@ -234,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     add_i18n_commands(sub)
     add_clients_commands(sub)
     add_audit_commands(sub)
+    add_retention_commands(sub)
     return top
 
 

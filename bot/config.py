@@ -88,6 +88,18 @@ class AttachmentSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    """How long client words and files outlive a ticket's resolution; 0 keeps them forever."""
+
+    messages_days: int = Field(0, ge=0, le=36_500)
+    attachments_days: int = Field(0, ge=0, le=36_500)
+    every_hours: float = Field(6.0, gt=0, le=24 * 7)  # how often the desk applies them
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.messages_days or self.attachments_days)
+
+
 class WebchatSettings(_Section):
     enabled: bool = True
     max_message_chars: int = Field(4000, ge=1, le=100_000)
@@ -293,6 +305,7 @@ class Settings(_Section):
     desk: DeskSettings = DeskSettings()
     web: WebSettings
     attachments: AttachmentSettings = AttachmentSettings()
+    retention: RetentionSettings = RetentionSettings()
     channels: ChannelSettings = ChannelSettings()
     queues: tuple[QueueSettings, ...] = (QueueSettings(name="general", title="General"),)
     canned_responses: tuple[CannedResponse, ...] = ()
