@@ -9,7 +9,11 @@ from bot.dialogue.i18n import DOMAIN, LOCALE_DIR, TEMPLATE, WORD_LISTS, WORDS, c
 
 SOURCES = Path(__file__).resolve().parent
 TEMPLATES = SOURCES.parent / "templates"
-KEYWORDS = {"_": None, "gettext": None, "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "N_": None, "say": (2,), "gettext": None, "pgettext": ((1, "c"), 2)}
+# Where texts are marked: the bot's dialogue, the console and the feedback pages (Python and templates).
+PYTHON_SOURCES = ("dialogue/**.py", "console/**.py", "feedback/console_pages.py", "feedback/digest_page.py",
+                  "feedback/survey_page.py", "feedback/render.py")
+TEMPLATE_SOURCES = ("console/**.html", "survey/**.html", "digest/**.html")
 
 
 def build_template():
@@ -18,8 +22,8 @@ def build_template():
     from babel.messages.extract import extract_from_dir
 
     catalog = Catalog(project="helpline", domain=DOMAIN, charset="utf-8")
-    sources = [(SOURCES, "bot", [("dialogue/**.py", "python")]),
-               (TEMPLATES, "templates", [("console/**.html", "jinja2.ext:babel_extract")])]
+    sources = [(SOURCES, "bot", [(pattern, "python") for pattern in PYTHON_SOURCES]),
+               (TEMPLATES, "templates", [(pattern, "jinja2.ext:babel_extract") for pattern in TEMPLATE_SOURCES])]
     for folder, prefix, method_map in sources:
         for filename, lineno, message, comments, context in extract_from_dir(
                 str(folder), method_map=method_map, keywords=KEYWORDS):

@@ -28,9 +28,20 @@ def N_(text: str) -> str:
     return text
 
 
+# What console.js writes itself; it reads them translated from the page's JSON block (no inline script: CSP).
+JS_TEXTS = (N_("live"), N_("offline"), N_("unassigned"), N_("auto-reply"), N_("edited"), N_("Quoted text and signature"),
+            N_("View original"), N_("Internal note"), N_("never sent to the client"), N_("The client is typing…"),
+            N_("{name} is typing…"), N_("An operator"))
+
+
 def texts(request: web.Request):
     """`_` for Python code of a console page: the request's language, English filling gaps."""
     return translator(request, request.app[DESK].settings.desk.default_language).gettext
+
+
+def say(request: web.Request, text: str, **values) -> str:
+    """One text in the request's language (extracted for the catalogs like `_`)."""
+    return texts(request)(text, **values)
 
 
 def asset(request: web.Request, filename: str) -> str:
@@ -43,9 +54,11 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     desk = request.app[DESK]
     context.setdefault("routing", request.get(ROUTING_HEADER))
     language = request_language(request, desk.settings.desk.default_language)
+    gettext = console_translator(language).gettext
     response = render(
-        f"console/{template}", status, _=console_translator(language).gettext, lang=language,
-        languages=language_choices(language), desk_name=desk.settings.desk.name, visit=visit, path=request.path,
+        f"console/{template}", status, _=gettext, lang=language, js_texts={text: gettext(text) for text in JS_TEXTS},
+        console_languages=language_choices(language), desk_name=desk.settings.desk.name, visit=visit,
+        path=context.pop("path", request.path),
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -58,7 +71,9 @@ def error_page(request: web.Request, visit: Visit | None, status: int, message: 
     if routing:
         # An error page must not echo the path: a hidden ticket's 404 is identical to a missing one's.
         routing = {**routing, "next": "/console"}
-    return page(request, visit, "error.html", status, title=titles.get(status, _("Error")), message=message, routing=routing)
+    # path too: the language switcher returns to it, and an error page must not echo it (see above).
+    return page(request, visit, "error.html", status, title=titles.get(status, _("Error")), message=message, routing=routing,
+                path="/console")
 
 
 async def static_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -10,7 +10,7 @@ from bot.console.auth import (
     LOGIN_COOKIE, LOGIN_PATH, SESSION_COOKIE, Visit, csrf_matches, current_visit, login_csrf, new_login_nonce,
     operator_page, safe_next, set_cookie,
 )
-from bot.console.layout import N_, error_page, page, texts
+from bot.console.layout import N_, error_page, page, say
 from bot.console.live import HUB
 from bot.console.throttle import THROTTLE
 from bot.web import DESK, client_address
@@ -31,7 +31,7 @@ def _login_page(request: web.Request, status: int = 200, error: str = "", userna
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not _NONCE.match(nonce):
         nonce = new_login_nonce()
-    response = page(request, None, "login.html", status, csrf_token=login_csrf(settings, nonce), error=texts(request)(error) if error else "",
+    response = page(request, None, "login.html", status, csrf_token=login_csrf(settings, nonce), error=say(request, error) if error else "",
                     username=username, next=safe_next(next_path if next_path is not None else request.query.get("next")))
     set_cookie(response, settings, LOGIN_COOKIE, nonce, max_age=3600, path=LOGIN_PATH)
     return response
@@ -50,7 +50,7 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not _NONCE.match(nonce) or not csrf_matches(form.get("csrf_token"), login_csrf(settings, nonce)):
-        return error_page(request, None, 403, texts(request)("The login form has expired. Reload the page and try again."))
+        return error_page(request, None, 403, say(request, "The login form has expired. Reload the page and try again."))
     username = str(form.get("username", "")).strip()[:100]
     password = str(form.get("password", ""))[:1024]
     next_path = str(form.get("next", ""))

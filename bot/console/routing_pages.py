@@ -11,7 +11,7 @@ from bot.actions import assignment, routing
 from bot.actions.context import unit_of_work
 from bot.actions.operators import token_hash
 from bot.console.auth import SESSION_COOKIE, Visit, operator_page
-from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, texts
+from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, say
 from bot.console.login import see_other
 from bot.console.ticket_page import show_ticket
 from bot.errors import InvalidInput, NotFound
@@ -97,7 +97,7 @@ async def set_status(request: web.Request, visit: Visit) -> web.Response:
     form = await request.post()
     status = str(form.get("status", ""))
     if status not in STATUSES:
-        return error_page(request, visit, 400, texts(request)("Choose online, away or offline."))
+        return error_page(request, visit, 400, say(request, "Choose online, away or offline."))
     await assignment.set_operator_status(request.app[DESK], visit.viewer.id, status)
     back = str(form.get("next", "/console"))
     return see_other(back if back.startswith("/console") and "//" not in back else "/console")
@@ -176,7 +176,7 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
     and the queue-to-queue transfer table (what the router got wrong, as operators corrected it)."""
     viewer = visit.viewer
     if not viewer.can_see_operators():
-        return error_page(request, visit, 403, texts(request)("Only supervisors, managers and admins see queues and SLA."))
+        return error_page(request, visit, 403, say(request, "Only supervisors, managers and admins see queues and SLA."))
     now = utcnow()
     desk = request.app[DESK]
     async with desk.sessions() as s:

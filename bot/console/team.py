@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import error_page, page, texts
+from bot.console.layout import error_page, page, say
 from bot.storage import queries
 from bot.web import DESK
 
@@ -14,7 +14,7 @@ async def operators(request: web.Request, visit: Visit) -> web.Response:
     """Admins see everyone; supervisors and managers see the operators of their queues."""
     viewer = visit.viewer
     if not viewer.can_see_operators():
-        return error_page(request, visit, 403, texts(request)("Only supervisors, managers and admins see the operators list."))
+        return error_page(request, visit, 403, say(request, "Only supervisors, managers and admins see the operators list."))
     async with request.app[DESK].sessions() as s:
         workload = await queries.operator_workload(s)
     people = [

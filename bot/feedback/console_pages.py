@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.actions import complaints as complaint_actions
 from bot.actions.followups import close_follow_up
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import N_, error_page, page, texts
+from bot.console.layout import N_, error_page, page, say
 from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.storage import feedback_queries as fq
 from bot.feedback.access import sees_complaint, sees_register
@@ -48,7 +48,7 @@ def _choice(value: str | None, allowed) -> str:
 async def register(request: web.Request, visit: Visit) -> web.Response:
     """The complaints register: filters by status, category, severity, queue, owner and overdue; overdue rows are red."""
     if not sees_register(visit.viewer):
-        return error_page(request, visit, 403, texts(request)("Only supervisors, managers and admins see the complaints register."))
+        return error_page(request, visit, 403, say(request, "Only supervisors, managers and admins see the complaints register."))
     desk, q = request.app[DESK], request.query
     config = desk.settings.feedback.complaints
     now = utcnow()
@@ -71,12 +71,12 @@ async def _show(request: web.Request, visit: Visit, reference: str, status: int 
     async with desk.sessions() as s:
         c = await fq.complaint(s, reference)
         if c is None or not sees_complaint(visit.viewer, c.queue_id, c.owner_id):
-            return error_page(request, visit, 404, texts(request)("There is no such complaint, or it is not in your queues."))
+            return error_page(request, visit, 404, say(request, "There is no such complaint, or it is not in your queues."))
         history = await fq.complaint_history(s, c.id, (await queries.ticket_row_by_number(s, c.ticket_number)).id)
         operators = await queries.operators_for_transfer(s)
     zone = _zone(request)
     return page(request, visit, "complaint.html", status, complaint=_row(c, zone, utcnow()),
-                history=[{"at": _when(at, zone), "kind": kind, "who": who or texts(request)("the desk"), "data": data} for at, kind, who, data in history],
+                history=[{"at": _when(at, zone), "kind": kind, "who": who or say(request, "the desk"), "data": data} for at, kind, who, data in history],
                 next_statuses=complaint_actions.NEXT[c.status], categories=desk.settings.feedback.complaints.categories,
                 severities=SEVERITIES, operators=operators, error=error)
 
@@ -107,7 +107,7 @@ async def edit(request: web.Request, visit: Visit) -> web.Response:
     except (InvalidInput, Forbidden) as exc:
         return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403, str(exc))
     except NotFound:
-        return error_page(request, visit, 404, texts(request)("There is no such complaint, or it is not in your queues."))
+        return error_page(request, visit, 404, say(request, "There is no such complaint, or it is not in your queues."))
     raise web.HTTPSeeOther(f"/console/complaints/{reference}")
 
 
@@ -120,7 +120,7 @@ async def move(request: web.Request, visit: Visit) -> web.Response:
     except (InvalidInput, Forbidden) as exc:
         return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403, str(exc))
     except NotFound:
-        return error_page(request, visit, 404, texts(request)("There is no such complaint, or it is not in your queues."))
+        return error_page(request, visit, 404, say(request, "There is no such complaint, or it is not in your queues."))
     raise web.HTTPSeeOther(f"/console/complaints/{reference}")
 
 
@@ -132,7 +132,7 @@ async def mark(request: web.Request, visit: Visit) -> web.Response:
     async with desk.sessions() as s:
         row = await queries.ticket_row_by_number(s, number)
     if row is None or not visit.viewer.can_see_ticket(row.queue_id, row.assignee_id):
-        return error_page(request, visit, 404, texts(request)("There is no such ticket, or it is not in your queues."))
+        return error_page(request, visit, 404, say(request, "There is no such ticket, or it is not in your queues."))
     try:
         await complaint_actions.mark_complaint(desk, visit.viewer, row.id, str(form.get("summary", "")),
                                                str(form.get("category", "")) or None, str(form.get("severity", "")) or None)
@@ -144,7 +144,7 @@ async def mark(request: web.Request, visit: Visit) -> web.Response:
 @operator_page
 async def follow_up_list(request: web.Request, visit: Visit) -> web.Response:
     if not sees_register(visit.viewer):
-        return error_page(request, visit, 403, texts(request)("Only supervisors, managers and admins see follow-ups."))
+        return error_page(request, visit, 403, say(request, "Only supervisors, managers and admins see follow-ups."))
     status = _choice(request.query.get("status", "open"), ("open", "done", "all")) or "open"
     async with request.app[DESK].sessions() as s:
         rows = await fq.follow_ups(s, visit.viewer, status)
@@ -161,7 +161,7 @@ async def follow_up_done(request: web.Request, visit: Visit) -> web.Response:
     except InvalidInput as exc:
         return error_page(request, visit, 400, str(exc))
     except NotFound:
-        return error_page(request, visit, 404, texts(request)("There is no such follow-up, or it is not in your queues."))
+        return error_page(request, visit, 404, say(request, "There is no such follow-up, or it is not in your queues."))
     raise web.HTTPSeeOther("/console/follow-ups")
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import error_page, page, texts
+from bot.console.layout import error_page, page, say
 from bot.errors import InvalidInput
 from bot.feedback.access import sees_register
 from bot.feedback.digest import build_digest
@@ -19,7 +19,7 @@ from bot.web import DESK
 @operator_page
 async def digest_page(request: web.Request, visit: Visit) -> web.Response:
     if not sees_register(visit.viewer):
-        return error_page(request, visit, 403, texts(request)("The digest is for supervisors, managers and admins."))
+        return error_page(request, visit, 403, say(request, "The digest is for supervisors, managers and admins."))
     desk, q = request.app[DESK], request.query
     zone, now = ZoneInfo(desk.settings.desk.time_zone), utcnow()
     choice = q.get("period", "week")

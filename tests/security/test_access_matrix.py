@@ -76,6 +76,9 @@ MATRIX: dict[tuple[str, str], tuple[set[str], str, dict | None]] = {
     ("GET", "/console/messages/{id}/original"): (OF_QUEUE, "/console/messages/{original}/original", None),
     ("GET", "/console/messages/{id}/original.eml"): (OF_QUEUE, "/console/messages/{original}/original.eml", None),
     ("GET", "/console/operators"): (MANAGING, "/console/operators", None),
+    ("POST", "/console/language"): (STAFF, "/console/language", {"form": {"language": "de"}}),
+    ("GET", "/console/unanswered"): (MANAGING, "/console/unanswered", None),
+    ("POST", "/console/unanswered/cover"): (MANAGING, "/console/unanswered/cover", {"form": {"id": "999999"}}),
     ("GET", "/console/account"): (STAFF, "/console/account", None),
     ("POST", "/console/account"): (STAFF, "/console/account", {"form": {"current_password": "wrong", "new_password": "x" * 9,
                                                                       "new_password_again": "x" * 9}}),  # test_sessions.py

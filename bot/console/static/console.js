@@ -10,6 +10,16 @@
   var socket = null;
   var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
   var retryMs = 1000;
+  var TEXTS = readTexts();  // the page's language, from the JSON block the server renders
+
+  function readTexts() {
+    var node = document.getElementById("console-texts");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  }
+
+  function say(text) {
+    return Object.prototype.hasOwnProperty.call(TEXTS, text) ? TEXTS[text] : text;
+  }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -25,7 +35,7 @@
   function setLive(on) {
     var badge = document.getElementById("live-state");
     if (!badge) return;
-    badge.textContent = on ? "live" : "offline";
+    badge.textContent = on ? say("live") : say("offline");
     badge.classList.toggle("on", on);
   }
 
@@ -65,7 +75,7 @@
     status.appendChild(el("span", "status status-" + t.status, t.status));
     tr.appendChild(status);
     tr.appendChild(el("td", null, t.queue));
-    tr.appendChild(el("td", "assignee", t.assignee || "unassigned"));
+    tr.appendChild(el("td", "assignee", t.assignee || say("unassigned")));
     tr.appendChild(el("td", "when", t.last));
     return tr;
   }
@@ -122,16 +132,16 @@
     meta.appendChild(el("time", null, m.at));
     li.appendChild(meta);
     li.appendChild(el("div", "text", m.text));
-    if (m.automated) meta.appendChild(el("span", "badge warn", "auto-reply"));
-    if (m.edited) meta.appendChild(el("span", "badge edited", "edited"));
+    if (m.automated) meta.appendChild(el("span", "badge warn", say("auto-reply")));
+    if (m.edited) meta.appendChild(el("span", "badge edited", say("edited")));
     if (m.folded) {
       var folded = el("details", "folded");
-      folded.appendChild(el("summary", null, "Quoted text and signature"));
+      folded.appendChild(el("summary", null, say("Quoted text and signature")));
       folded.appendChild(el("div", "text", m.folded));
       li.appendChild(folded);
     }
     if (m.original) {
-      var original = el("a", "original small", "View original");
+      var original = el("a", "original small", say("View original"));
       original.href = "/console/messages/" + Number(m.id) + "/original";
       li.appendChild(original);
     }
@@ -160,7 +170,7 @@
     var li = el("li", "note");
     li.dataset.id = String(Number(n.id));
     var meta = el("div", "meta");
-    meta.appendChild(el("span", "label", "Internal note · never sent to the client"));
+    meta.appendChild(el("span", "label", say("Internal note") + " · " + say("never sent to the client")));
     meta.appendChild(el("span", "author", n.author_name));
     meta.appendChild(el("time", null, n.at));
     li.appendChild(meta);
@@ -195,7 +205,7 @@
   function showTyping(frame) {
     var line = document.getElementById("typing");
     if (!line) return;
-    line.textContent = frame.who === "client" ? "The client is typing…" : (frame.name || "An operator") + " is typing…";
+    line.textContent = frame.who === "client" ? say("The client is typing…") : say("{name} is typing…").replace("{name}", frame.name || say("An operator"));
     line.hidden = false;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { line.hidden = true; }, 5000);
@@ -206,7 +216,7 @@
     if (status) { status.textContent = t.status; status.className = "status status-" + t.status; }
     document.querySelectorAll(".when-active").forEach(function (f) { f.hidden = ACTIVE.indexOf(t.status) < 0; });
     document.querySelectorAll(".when-resolved").forEach(function (f) { f.hidden = t.status !== "resolved"; });
-    var fields = { "ticket-queue": t.queue, "ticket-assignee": t.assignee || "unassigned", "ticket-last": t.last };
+    var fields = { "ticket-queue": t.queue, "ticket-assignee": t.assignee || say("unassigned"), "ticket-last": t.last };
     Object.keys(fields).forEach(function (id) {
       var node = document.getElementById(id);
       if (node) node.textContent = fields[id];
