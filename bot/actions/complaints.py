@@ -21,7 +21,7 @@ from bot.feedback import texts
 from bot.feedback.access import sees_complaint, sees_register
 from bot.feedback.config import SEVERITIES
 from bot.feedback.words import guess_category
-from bot.storage.models import AuditEvent, Client, Complaint, Counter, Operator, Ticket, operator_queues, utcnow
+from bot.storage.models import AuditEvent, Client, Complaint, Counter, Operator, Queue, Ticket, operator_queues, utcnow
 
 STATUSES = ("received", "investigating", "resolved", "closed")
 NEXT = {"received": ("investigating", "resolved"), "investigating": ("resolved",),
@@ -112,6 +112,25 @@ async def complaint_from_desk(desk: Desk, ticket_id: int, source: str, summary: 
             return None
         complaint, _ = await register_complaint(unit, desk.settings, ticket, source=source, summary=summary)
         return complaint.reference
+
+
+async def complaint_from_queue(desk: Desk, ticket_id: int, queue_name: str, credit) -> str | None:
+    """A ticket sitting in the complaints queue without an open complaint becomes one; ``credit`` names who
+    made a move from its audit kind (None for other kinds), and the ticket's latest move gets the credit."""
+    async with desk.sessions() as s:
+        in_queue = (await s.execute(
+            select(Ticket.id).join(Queue, Queue.id == Ticket.queue_id)
+            .where(Ticket.id == ticket_id, Queue.name == queue_name))).first()
+        if not in_queue:
+            return None
+        if (await s.execute(select(Complaint.id).where(Complaint.ticket_id == ticket_id,
+                                                       Complaint.status != "closed").limit(1))).first():
+            return None
+        # Listeners run after the fact: credit whoever made the ticket's latest move, not the event at hand.
+        kinds = (await s.execute(select(AuditEvent.kind).where(AuditEvent.ticket_id == ticket_id)
+                                 .order_by(AuditEvent.id.desc()).limit(50))).scalars()
+        source = next((who for who in map(credit, kinds) if who), "router")
+    return await complaint_from_desk(desk, ticket_id, source)
 
 
 async def _managed(unit: Unit, viewer: Viewer, reference: str) -> Complaint:

@@ -96,6 +96,13 @@ async def _recompute_batch(desk: Desk, batch: list[int], since: datetime, now: d
     return changed
 
 
+async def recompute_for_ticket(desk: Desk, ticket_id: int) -> int:
+    """Recompute the segment of a ticket's client (after a survey answer, a complaint or a resolution)."""
+    async with desk.sessions() as s:
+        client_id = (await s.execute(select(Ticket.client_id).where(Ticket.id == ticket_id))).scalar_one_or_none()
+    return await recompute_segments(desk, [client_id]) if client_id is not None else 0
+
+
 async def pin_segment(desk: Desk, client_id: int, *, segment: str | None = None, tags: list[str] | None = None,
                       add_tags: list[str] = (), remove_tags: list[str] = (), unpin: bool = False, source: str = "cli",
                       operator_id: int | None = None, reason: str = "") -> ClientSegment:

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-
-from bot.actions.complaints import complaint_from_desk
-from bot.actions.segments import recompute_segments
+from bot.actions.complaints import complaint_from_queue
 from bot.actions.context import Desk
+from bot.actions.segments import recompute_for_ticket
 from bot.events import Event, TicketChanged
-from bot.storage.models import AuditEvent, Complaint, Queue, Ticket
 
 logger = logging.getLogger(__name__)
 # Ticket changes that can put a ticket into a queue, and whose doing each is. Other changes (offers,
@@ -32,21 +29,9 @@ def complaints_queue_listener(desk: Desk):
     async def on_ticket_changed(event: TicketChanged) -> None:
         if not queue_name or placed_by(event.what) is None or event.ticket_id is None:
             return
-        async with desk.sessions() as s:
-            in_queue = (await s.execute(
-                select(Ticket.id).join(Queue, Queue.id == Ticket.queue_id)
-                .where(Ticket.id == event.ticket_id, Queue.name == queue_name))).first()
-            if not in_queue:
-                return
-            if (await s.execute(select(Complaint.id).where(Complaint.ticket_id == event.ticket_id,
-                                                           Complaint.status != "closed").limit(1))).first():
-                return
-            # Listeners run after the fact: credit whoever made the ticket's latest move, not this event.
-            kinds = (await s.execute(select(AuditEvent.kind).where(AuditEvent.ticket_id == event.ticket_id)
-                                     .order_by(AuditEvent.id.desc()).limit(50))).scalars()
-            source = next((who for who in map(placed_by, kinds) if who), "router")
-        reference = await complaint_from_desk(desk, event.ticket_id, source)
-        logger.info("ticket %s reached the %s queue: complaint %s", event.ticket_id, queue_name, reference)
+        reference = await complaint_from_queue(desk, event.ticket_id, queue_name, placed_by)
+        if reference:
+            logger.info("ticket %s reached the %s queue: complaint %s", event.ticket_id, queue_name, reference)
 
     return on_ticket_changed
 
@@ -55,11 +40,7 @@ def segment_listener(desk: Desk):
     """A survey answer, a complaint or a resolution may change the client's segment: recompute that client's."""
 
     async def on_feedback(event: Event) -> None:
-        if event.ticket_id is None:
-            return
-        async with desk.sessions() as s:
-            client_id = (await s.execute(select(Ticket.client_id).where(Ticket.id == event.ticket_id))).scalar_one_or_none()
-        if client_id is not None:
-            await recompute_segments(desk, [client_id])
+        if event.ticket_id is not None:
+            await recompute_for_ticket(desk, event.ticket_id)
 
     return on_feedback

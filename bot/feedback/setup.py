@@ -8,10 +8,9 @@ from aiohttp import web
 
 from bot.events import ComplaintChanged, SurveyAnswered, TicketChanged, TicketResolved
 from bot.feedback.console_pages import console_routes
-from bot.feedback.mailer import DigestMail
 from bot.feedback.listeners import complaints_queue_listener, segment_listener
 from bot.feedback.survey_page import STATIC, survey_routes
-from bot.feedback.worker import FeedbackWorker, SegmentSweep
+from bot.feedback.worker import DigestMail, FeedbackWorker, SegmentSweep
 from bot.web import DESK, PUBLIC_URL
 
 FEEDBACK = web.AppKey("feedback_worker", FeedbackWorker)

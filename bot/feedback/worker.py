@@ -1,4 +1,4 @@
-"""The feedback worker: sends due surveys, keeps segments fresh, mails scheduled digests.
+"""The feedback worker: sends due surveys, keeps segments fresh, mails scheduled digests (its passes).
 
 All of its work is durable rows with due times (surveys, digest deliveries), so a restart loses
 nothing; the bus only wakes it early. Each pass can be run by hand with an explicit `now` (tests).
@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.actions.context import Desk
+from bot.actions.digest_mail import plan_deliveries, send_due_digests
 from bot.actions.segments import recompute_segments
 from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surveys
 from bot.events import TicketResolved
@@ -83,3 +84,18 @@ class SegmentSweep:
         changed = await recompute_segments(desk, now=now)
         if changed:
             logger.info("segments: %d client(s) changed segment", changed)
+
+
+class DigestMail:
+    """The digest email pass: plan the deliveries that are due, send the pending ones."""
+
+    __name__ = "digest mail"
+
+    def __init__(self, public_url: str):
+        self.public_url = public_url
+
+    async def __call__(self, desk: Desk, now: datetime) -> None:
+        if not desk.settings.feedback.digest.email.enabled:
+            return
+        await plan_deliveries(desk, now)
+        await send_due_digests(desk, self.public_url, now)

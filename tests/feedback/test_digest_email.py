@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.actions.context import Desk
 from bot.actions.setup import sync_queues
 from bot.events import EventBus
-from bot.feedback.mailer import DigestMail
+from bot.feedback.worker import DigestMail
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.files import AttachmentStore
 from bot.storage.migrate import upgrade
