@@ -25,7 +25,7 @@ async def _measure(url: str, data_dir: Path, tickets: int) -> tuple[float, float
     from bot.feedback.digest import build_digest
     from bot.feedback.periods import days
     from bot.feedback.render import page_context
-    from bot.feedback.seed import seed_demo
+    from bot.actions.demo_seed import seed_demo
     from bot.storage.models import utcnow
     from bot.web import templates
 

@@ -131,7 +131,7 @@ def cmd_digest(args) -> int:
 
 
 def cmd_demo_seed(args) -> int:
-    from bot.feedback.seed import seed_demo
+    from bot.actions.demo_seed import seed_demo
 
     if args.tickets < 1 or args.days < 1:
         raise HelplineError("--tickets and --days must be at least 1")

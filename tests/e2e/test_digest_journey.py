@@ -5,7 +5,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from bot.actions.operators import create_operator
-from bot.feedback.seed import seed_demo
+from bot.actions.demo_seed import seed_demo
 from bot.storage.models import Queue
 
 TIMEOUT = 10_000
