@@ -1,6 +1,7 @@
 """The bot's unanswered questions for managers: grouped by similar wording, and marked covered by an article."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from bot.storage.models import AuditEvent, Ticket, UnansweredQuestion, utcnow
 from router.text import fold
 
 MAX_ROWS = 20_000
+_PUNCTUATION = re.compile(r"[^\w]+")
 MAX_IDS = 500
 
 
@@ -36,8 +38,8 @@ class QuestionGroup:
 
 
 def group_key(question: str) -> str:
-    """Similar questions share a key: case, accents, script and spacing do not matter."""
-    return " ".join(fold(question or "").split())[:120]
+    """Similar questions share a key: case, accents, script, punctuation and spacing do not matter."""
+    return " ".join(_PUNCTUATION.sub(" ", fold(question or "")).split())[:120]
 
 
 async def unanswered_groups(desk: Desk, viewer: Viewer, start: datetime, end: datetime, language: str = "",
