@@ -48,6 +48,8 @@ def decode(data: bytes, label: str | None = None) -> str:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             pass
+    if codec in ("utf_8", None) and _mostly_utf8(data):
+        return data.decode("utf-8", "replace")
     if codec is not None:
         try:
             text = data.decode(codec)
@@ -62,6 +64,18 @@ def decode(data: bytes, label: str | None = None) -> str:
         except Exception:  # a broken codec (utf-7 on some input raises odd errors): guess instead
             pass
     return guess(data)
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 but for a few stray bytes (a cut-off end, one broken character): still read as UTF-8.
+
+    Legacy 8-bit text almost never forms valid multi-byte sequences, so many of them and few
+    errors mean UTF-8 with damage, not another charset.
+    """
+    text = data.decode("utf-8", "replace")
+    errors = text.count("\ufffd") - data.count("\ufffd".encode())
+    characters = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    return characters >= 4 and errors * 4 <= characters
 
 
 def _plausible(text: str) -> bool:

@@ -93,6 +93,14 @@ def test_decode_any_bytes_in_any_declared_charset(data, label):
     assert_storable(headers.clean(decode(data, label)))
 
 
+@settings(max_examples=200)
+@given(body=st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\ufffd"), min_size=1, max_size=200)
+       .filter(lambda t: sum(ord(c) > 127 for c in t) >= 8), stray=st.sampled_from([b"\xff", b"\xc3", b"\xe2\x82"]))
+def test_utf8_with_a_stray_byte_stays_utf8(body, stray):
+    assert decode(body.encode() + stray, "utf-8") == body + "\ufffd"
+    assert decode(body.encode() + stray) == body + "\ufffd"
+
+
 @settings(max_examples=300)
 @given(value=header_values)
 def test_header_words_decode_to_clean_text(value):
@@ -153,3 +161,12 @@ def test_a_huge_base64_part_is_left_out_and_said_so():
     assert message.attachments == ()
     assert "big.png (3.0 MB): larger than 64 KB." in message.text
     assert message.text.startswith("see attached")
+
+
+def test_a_1mb_text_mail_is_stored_bounded_with_the_original_kept():
+    raw = b"From: a@example.com\r\nSubject: long\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + \
+        ("<script>hl()</script> ünïcode \x00 " * 40_000).encode("utf-8")[:1_000_000]
+    message = normalize(raw, limits=LIMITS, received_at=NOW).message
+    assert_inbound_storable(message)
+    assert 50_000 < len(message.text) <= MAX_TEXT and message.text.startswith("<script>hl()</script> ünïcode")
+    assert message.raw == raw
