@@ -6,6 +6,7 @@
   var list = document.getElementById("ticket-list");
   var ticketPage = document.getElementById("ticket");
   var ticketNumber = ticketPage ? Number(ticketPage.dataset.number) : null;
+  var followUps = document.getElementById("follow-ups");  // the Follow-ups page
   var ACTIVE = ["new", "open", "waiting"];
   var socket = null;
   var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
@@ -249,7 +250,43 @@
       append(noteNode(f.note), '.note[data-id="' + Number(f.note.id) + '"]');
     } else if (f.type === "typing" && here) {
       showTyping(f);
+    } else if (f.type === "follow_up" && f.follow_up) {
+      showFollowUp(f.follow_up);
     }
+  }
+
+  /* ---- follow-ups: the server sends them only to the queue's supervisors and the managers ---- */
+
+  function showFollowUp(u) {
+    var nav = document.querySelector('a[href="/console/follow-ups"]');
+    if (nav) {
+      var count = nav.querySelector(".live-count");
+      if (!count) {
+        nav.appendChild(document.createTextNode(" "));
+        count = nav.appendChild(el("span", "badge bad live-count", 0));
+      }
+      count.textContent = String((Number(count.textContent) || 0) + 1);
+    }
+    var shown = new URLSearchParams(location.search).get("status") || "open";
+    if (!followUps || shown === "done" || followUps.querySelector('.follow-up[data-id="' + Number(u.id) + '"]')) return;
+    var empty = followUps.querySelector("li.muted");
+    if (empty) empty.remove();
+    var item = el("li", "card follow-up fresh");
+    item.dataset.id = String(Number(u.id));
+    var meta = el("div", "meta");
+    var link = el("a", null, "#" + Number(u.ticket));
+    link.href = "/console/tickets/" + Number(u.ticket);
+    meta.appendChild(link);
+    meta.appendChild(document.createTextNode(" " + [u.subject, u.queue, u.created].join(" · ") + " "));
+    String(u.reason || "").split("+").forEach(function (r) {
+      meta.appendChild(el("span", "badge " + (r === "low_score" ? "bad" : "warn"), say(r.replace(/_/g, " "))));
+      meta.appendChild(document.createTextNode(" "));
+    });
+    if (u.score) meta.appendChild(el("span", "score-chip score-" + Number(u.score), Number(u.score) + "/5"));
+    item.appendChild(meta);
+    item.appendChild(el("p", "text", u.detail));
+    item.appendChild(el("p", "muted small", say("New: open the ticket, or reload to close it here.")));
+    followUps.insertBefore(item, followUps.firstChild);
   }
 
   function setTypingHidden() {
@@ -321,5 +358,5 @@
   }
 
   if (timeline) toBottom();
-  if (list || ticketPage) connect();
+  if (list || ticketPage || followUps) connect();
 })();
