@@ -63,7 +63,7 @@ async def test_a_message_stored_before_a_crash_is_answered_once_after_it(tmp_pat
     handed_off = []
     try:
         await receive_message(desk, InboundMessage(channel="webchat", user_id="v1", chat_id="v1", message_id="v1:1",
-                                                   text="Wie lange dauert die Lieferung?", locale_hint="de",
+                                                   text="Wir brauchen ein Angebot für 30 Tische im Großhandel", locale_hint="de",
                                                    sent_at=datetime.now(timezone.utc)))
         # No worker ran: the message is stored and unanswered (the crash).
         worker = DialogueWorker(desk, build_self_service(settings))
@@ -77,7 +77,7 @@ async def test_a_message_stored_before_a_crash_is_answered_once_after_it(tmp_pat
             dialogue = (await s.execute(select(BotDialogue))).scalar_one()
             last_in = (await s.execute(select(func.max(Message.id)).where(Message.direction == "in"))).scalar_one()
         assert bot >= 2 and dialogue.last_message_id == last_in and dialogue.language == "de"
-        assert dialogue.stage == "form"  # only in other languages: it asks the email, then hands off
+        assert dialogue.stage == "form"  # the article is English-only: it asks the email, then hands off
         assert handed_off == []
     finally:
         await desk.bus.drain()
