@@ -3,10 +3,10 @@ operator and ticket, and listed with exports and erasures to admins (API) and on
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
-import pytest
 from sqlalchemy import func, select
 
 from bot.actions import audit
@@ -101,7 +101,6 @@ async def test_the_audit_trail_lists_reads_exports_and_erasures_to_admins_only(l
     await export_client(desk, other_client, "cli:someone")
     status, body = await get(live_server, f"/api/v1/clients/{client_id}/audit", token=root)
     assert status == 200
-    import json
     entries = json.loads(body)["entries"]
     assert [(e["kind"], e["who"], e["ticket"], e["via"]) for e in entries] == [
         ("client_exported", "api:root", None, ""), ("client_read", "anna", number, "api")]
@@ -139,7 +138,7 @@ def test_cli_lists_who_read_a_client(tmp_path, capsys):
     number, client_id = asyncio.run(_with_desk(load_settings(config), scene))
     assert main(["audit", "--client", str(client_id), "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert f"anna" in out and f"read ticket {number} (console)" in out and "cli:root" in out and "exported" in out
+    assert "anna" in out and f"read ticket {number} (console)" in out and "cli:root" in out and "exported" in out
     assert "2 entries; 1 operator(s) read their data" in out
     assert main(["audit", "--client", "424242", "--config", str(config)]) == 2
     assert "there is no client 424242" in capsys.readouterr().err
