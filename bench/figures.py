@@ -75,6 +75,24 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_quiet(pid: int, share: float = 0.05, window: float = 0.5, timeout: float = 180.0) -> float:
+    """Wait until a process uses under `share` of a core over `window` s (start-up jobs done); returns the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if cpu_seconds(pid) - before < share * window:
+            return time.monotonic() - started
+    log(f"  process {pid} stayed busy for {timeout:.0f} s; measuring anyway")
+    return time.monotonic() - started
+
+
 def private_pg_url(url: str, suffix: str) -> str:
     """The same server, a database of the benchmark's own (`<db>_<suffix>`), so nothing else is touched."""
     parts = urlsplit(url)
