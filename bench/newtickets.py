@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +31,7 @@ import aiohttp
 from bench.deskproc import ROOT, BenchDesk, figure, free_port, print_figures
 
 CLIENTS = 20
+PEER_WORKERS = 2  # gunicorn sync workers, one per core of this machine
 PEER_VENV = ROOT / "bench" / ".peer-venv"
 PEER_PROJECT = ROOT / "bench" / "peer_helpdesk"
 DESK_CONFIG = """
@@ -43,44 +45,49 @@ enabled = false
 """
 
 
-async def _run_clients(n: int, one) -> tuple[float, int]:
-    """Run ``one(i)`` for i < n over CLIENTS concurrent workers; returns (seconds, failures)."""
+async def _run_clients(n: int, one) -> tuple[float, Counter]:
+    """Run ``one(i)`` for i < n over CLIENTS concurrent workers; returns (seconds, failures by reason).
+
+    ``one`` returns "" on success, else what went wrong."""
     counter = iter(range(n))
-    failures = 0
+    failures: Counter = Counter()
 
     async def worker() -> None:
-        nonlocal failures
         for i in counter:
-            if not await one(i):
-                failures += 1
+            try:
+                problem = await one(i)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                problem = type(exc).__name__
+            if problem:
+                failures[problem] += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CLIENTS)))
     return time.perf_counter() - start, failures
 
 
-async def _visitor(http: aiohttp.ClientSession, base: str, i: int, run: str) -> bool:
-    """One new visitor: hello without a token, one message, its ack."""
+async def _visitor(http: aiohttp.ClientSession, base: str, i: int, run: str) -> str:
+    """One new visitor: hello without a token, one message, its ack ("" when acknowledged with a ticket)."""
     async with http.ws_connect(base + "/chat/ws", heartbeat=None) as ws:
         await ws.send_json({"type": "hello", "token": None, "last_seen": 0, "locale": "en"})
         sent = False
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
-                return False
+                return f"socket {msg.type.name.lower()}"
             frame = json.loads(msg.data)
             if frame.get("type") == "synced" and not sent:
                 sent = True
                 await ws.send_json({"type": "message", "id": f"{run}-{i}", "name": f"Visitor {i}",
                                     "text": f"Hello, my parcel NW-{i:06d} has not arrived, can you check?"})
             elif frame.get("type") == "ack":
-                return bool(frame.get("ticket"))
+                return "" if frame.get("ticket") else "ack without a ticket"
             elif frame.get("type") == "error":
-                return False
-    return False
+                return f"error frame {frame.get('code')}"
+    return "socket closed"
 
 
-async def measure_desk(n: int, database_url: str | None) -> tuple[float, int]:
-    """Tickets/s through a running desk's web chat; returns (rate, failures)."""
+async def measure_desk(n: int, database_url: str | None) -> tuple[float, Counter]:
+    """Tickets/s through a running desk's web chat; returns (rate, failures by reason)."""
     with tempfile.TemporaryDirectory() as tmp:
         desk = BenchDesk(Path(tmp), database_url or "", "newtickets", DESK_CONFIG)
         try:
@@ -91,7 +98,7 @@ async def measure_desk(n: int, database_url: str | None) -> tuple[float, int]:
                 seconds, failures = await _run_clients(n, lambda i: _visitor(http, desk.base, i, "run"))
         finally:
             await desk.stop()
-    return (n - failures) / seconds, failures
+    return (n - sum(failures.values())) / seconds, failures
 
 
 def peer_python() -> Path | None:
@@ -99,8 +106,8 @@ def peer_python() -> Path | None:
     return python if (PEER_VENV / ".installed").exists() and python.exists() else None
 
 
-async def measure_peer(n: int) -> tuple[float, int]:
-    """Tickets/s through django-helpdesk's REST API under gunicorn; returns (rate, failures)."""
+async def measure_peer(n: int) -> tuple[float, Counter]:
+    """Tickets/s through django-helpdesk's REST API under gunicorn; returns (rate, failures by reason)."""
     python = peer_python()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, PEER_DB=str(Path(tmp) / "peer.sqlite3"), DJANGO_SETTINGS_MODULE="settings")
@@ -112,22 +119,23 @@ async def measure_peer(n: int) -> tuple[float, int]:
         setup = json.loads(done.stdout.strip().splitlines()[-1])
         port = free_port()
         with open(Path(tmp) / "gunicorn.log", "w") as log:
-            proc = subprocess.Popen([str(python), "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                     "--log-level", "warning", "wsgi:application"], cwd=PEER_PROJECT, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([str(python), "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                                     "--workers", str(PEER_WORKERS), "--log-level", "warning", "wsgi:application"],
+                                    cwd=PEER_PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         url = f"http://127.0.0.1:{port}/helpdesk/api/tickets/"
         headers = {"Authorization": f"Token {setup['token']}"}
         try:
             async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=CLIENTS * 2)) as http:
                 await _wait_peer(http, url, proc, Path(tmp) / "gunicorn.log")
 
-                async def one(i: int) -> bool:
+                async def one(i: int) -> str:
                     body = {"queue": setup["queue"], "title": f"Parcel NW-{i:06d}", "priority": 3,
                             "description": f"Hello, my parcel NW-{i:06d} has not arrived, can you check?",
                             "submitter_email": f"visitor{i}@client.bench.test"}
                     async with http.post(url, json=body) as r:
                         await r.read()
-                        return r.status == 201
+                        return "" if r.status == 201 else f"HTTP {r.status}"
 
                 await _run_clients(CLIENTS, one)  # warm-up: both workers loaded
                 seconds, failures = await _run_clients(n, one)
@@ -137,7 +145,7 @@ async def measure_peer(n: int) -> tuple[float, int]:
                 await asyncio.to_thread(proc.wait, 20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    return (n - failures) / seconds, failures
+    return (n - sum(failures.values())) / seconds, failures
 
 
 async def _wait_peer(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -155,6 +163,10 @@ async def _wait_peer(http: aiohttp.ClientSession, url: str, proc: subprocess.Pop
     raise RuntimeError("django-helpdesk did not answer within 60 s")
 
 
+def _reasons(failures: Counter) -> str:
+    return ", ".join(f"{count} {reason}" for reason, count in failures.most_common())
+
+
 async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     n_desk = 400 if quick else 3000
     n_peer = 100 if quick else 600
@@ -169,7 +181,7 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
         try:
             peer, peer_failed = await measure_peer(n_peer)
             if peer_failed:
-                note = f"{peer_failed} of the peer's requests failed; "
+                note = f"peer requests failed: {_reasons(peer_failed)}; "
         except (RuntimeError, OSError, aiohttp.ClientError, subprocess.TimeoutExpired) as exc:
             note = f"anchor missing: django-helpdesk could not be measured ({exc})"
             print(f"newtickets: {note}", file=sys.stderr)
@@ -178,7 +190,7 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     for label, url in targets:
         print(f"newtickets: the desk on {label}, {n_desk} new visitors...", file=sys.stderr)
         rate, failed = await measure_desk(n_desk, url)
-        extra = f"{failed} visitors got no ack" if failed else ""
+        extra = f"visitors without an ack: {_reasons(failed)}" if failed else ""
         figures.append(figure(f"new tickets/s, web chat, new visitors ({label}, {CLIENTS} concurrent clients)",
                               rate, "tickets/s", anchor_name, peer, 50, "; ".join(filter(None, (note.rstrip("; "), extra)))))
     return figures
