@@ -51,7 +51,7 @@ def _visible(viewer: Viewer):
     return in_sight(viewer)
 
 
-# Aliases made once: a fresh aliased() per call rebuilt its columns on every request (15 ms a ticket page).
+# Aliases made once: a fresh aliased() per call rebuilt its columns on every request (most of ticket_links' time).
 _ASSIGNEE = aliased(Operator, name="assignee")
 _PREVIOUS = aliased(Ticket, name="previous_ticket")
 _MENTIONED = aliased(Ticket, name="mentioned_ticket")
