@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
+from bot.console.language import request_language
 from bot.console.layout import error_page, page, say
 from bot.errors import InvalidInput
 from bot.feedback.access import sees_register
@@ -32,4 +33,6 @@ async def digest_page(request: web.Request, visit: Visit) -> web.Response:
         error, choice = str(exc), "week"
         period = parse_period("week", zone, now)
     digest = await build_digest(desk, period, now)
-    return page(request, visit, "digest.html", 400 if error else 200, period=choice, error=error, **page_context(digest))
+    context = page_context(digest, request_language(request, desk.settings.desk.default_language))
+    context.pop("_"), context.pop("lang")  # the console page gives its own, in the same language
+    return page(request, visit, "digest.html", 400 if error else 200, period=choice, error=error, **context)

@@ -5,19 +5,29 @@ import json
 
 from markupsafe import Markup, escape
 
+from bot.dialogue.i18n import default_catalogs
 from bot.feedback import charts
 from bot.feedback.charts import Bar
 from bot.feedback.digest import Digest
 from bot.web import templates
 
+def N_(text: str) -> str:
+    """Mark a text for the catalogs; it is translated where the digest is rendered."""
+    return text
+
+
 CHARTS = {
-    "by_category": "Complaints by category (grey: previous period)",
-    "by_queue": "Complaints by queue",
-    "by_channel": "Complaints by channel",
-    "csat_by_queue": "CSAT by queue (average score, answers)",
-    "csat_by_operator": "CSAT by operator (average score, answers)",
-    "sla": "First response within target, by queue",
+    "by_category": N_("Complaints by category (grey: previous period)"),
+    "by_queue": N_("Complaints by queue"),
+    "by_channel": N_("Complaints by channel"),
+    "csat_by_queue": N_("CSAT by queue (average score, answers)"),
+    "csat_by_operator": N_("CSAT by operator (average score, answers)"),
+    "sla": N_("First response within target, by queue"),
 }
+
+
+def _gettext(language: str):
+    return default_catalogs().get(language).gettext
 
 
 def _csat_color(average: float) -> str:
@@ -36,33 +46,37 @@ def chart_bars(digest: Digest) -> dict[str, list[Bar]]:
     return {key: value for key, value in bars.items() if value}
 
 
-def _svg_chart(bars: dict[str, list[Bar]]):
-    return lambda key: charts.svg(bars[key], title=CHARTS[key]) if key in bars else Markup("")
+def _svg_chart(bars: dict[str, list[Bar]], gettext):
+    return lambda key: charts.svg(bars[key], title=gettext(CHARTS[key])) if key in bars else Markup("")
 
 
-def page_context(digest: Digest) -> dict:
+def page_context(digest: Digest, language: str = "en") -> dict:
     """What templates/digest/body.html needs, with inline SVG charts (the console page and HTML files)."""
-    return {"d": digest, "chart": _svg_chart(chart_bars(digest)), "chart_titles": CHARTS}
+    gettext = _gettext(language)
+    return {"d": digest, "chart": _svg_chart(chart_bars(digest), gettext), "chart_titles": CHARTS, "_": gettext,
+            "lang": language}
 
 
-def email_html(digest: Digest, desk_name: str, url: str = "") -> tuple[str, dict[str, bytes]]:
+def email_html(digest: Digest, desk_name: str, url: str = "", language: str = "en") -> tuple[str, dict[str, bytes]]:
     """The email body and its PNG images by Content-ID (charts as inline images; no scripts, no SVG)."""
+    gettext = _gettext(language)
     bars = chart_bars(digest)
-    images = {f"{key}@helpline": charts.png(value, title=CHARTS[key]) for key, value in bars.items()}
+    images = {f"{key}@helpline": charts.png(value, title=gettext(CHARTS[key])) for key, value in bars.items()}
 
     def chart(key: str) -> Markup:
         if key not in bars:
             return Markup("")
-        return Markup(f'<img src="cid:{key}@helpline" alt="{escape(CHARTS[key])}" width="560" style="max-width:100%;height:auto;display:block">')
+        return Markup(f'<img src="cid:{key}@helpline" alt="{escape(gettext(CHARTS[key]))}" width="560" '
+                      'style="max-width:100%;height:auto;display:block">')
 
     body = templates.get_template("digest/email.html").render(d=digest, chart=chart, chart_titles=CHARTS,
-                                                                desk_name=desk_name, url=url)
+                                                                desk_name=desk_name, url=url, _=gettext, lang=language)
     return body, images
 
 
-def standalone_html(digest: Digest, desk_name: str) -> str:
+def standalone_html(digest: Digest, desk_name: str, language: str = "en") -> str:
     """One self-contained HTML file (inline SVG), for `helpline digest --format html`."""
-    return templates.get_template("digest/email.html").render(desk_name=desk_name, url="", **page_context(digest))
+    return templates.get_template("digest/email.html").render(desk_name=desk_name, url="", **page_context(digest, language))
 
 
 def _md(text: object) -> str:

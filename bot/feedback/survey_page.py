@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.actions.surveys import LinkSurvey, answer_by_link, survey_by_token
+from bot.console.language import negotiate
+from bot.dialogue.i18n import default_catalogs
 from bot.errors import InvalidInput, NotFound
-from bot.feedback import texts
 from bot.web import DESK, render
 
 STATIC = "feedback_static"
@@ -21,10 +22,44 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 MAX_FORM = 32 * 1024
 
 
-def _page(request: web.Request, status: int, language: str, **context) -> web.Response:
+def N_(text: str) -> str:
+    """Mark a text for the catalogs; it is translated when the page is rendered."""
+    return text
+
+
+# The page's texts, in the client's language from the catalogs (gettext msgids).
+TEXTS = {
+    "page_title": N_("How did we do?"),
+    "page_intro": N_("Your request #{number} was resolved. How would you rate our help?"),
+    "page_confirm": N_("Send my answer"),
+    "page_comment": N_("Anything you would like to add? (optional)"),
+    "page_thanks": N_("Thank you! Your answer is saved. You can change it with this link until {until}."),
+    "page_expired": N_("This survey link has expired. Thank you all the same!"),
+    "page_unknown": N_("This survey link is not valid. Check that the whole link was copied."),
+    "page_pick": N_("Please choose a score from 1 to 5."),
+    "low": N_("very poor"),
+    "high": N_("excellent"),
+}
+
+
+def _language(request: web.Request, language: str | None) -> str:
+    """The survey's language (the client's); without a survey, the browser's; else English."""
+    catalogs = default_catalogs()
+    code = (language or "")[:2]
+    if catalogs.has(code):
+        return code
+    return negotiate(request.headers.get("Accept-Language", ""), catalogs.languages) or "en"
+
+
+def _text(language: str, key: str, **values) -> str:
+    return default_catalogs().get(language).gettext(TEXTS[key], **values)
+
+
+def _page(request: web.Request, status: int, language: str | None, **context) -> web.Response:
     desk = request.app[DESK]
-    t = {key: texts.text(language, key) for key in ("page_title", "page_confirm", "page_comment", "low", "high")}
-    response = render("survey/page.html", status, csp=CSP, desk_name=desk.settings.desk.name, t=t, lang=language or "en",
+    language = _language(request, language)
+    t = {key: _text(language, key) for key in ("page_title", "page_confirm", "page_comment", "low", "high")}
+    response = render("survey/page.html", status, csp=CSP, desk_name=desk.settings.desk.name, t=t, lang=language,
                       css_url=str(request.app.router[STATIC].url_for(filename="feedback.css")), **context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
@@ -32,8 +67,12 @@ def _page(request: web.Request, status: int, language: str, **context) -> web.Re
     return response
 
 
-def _message(request: web.Request, status: int, language: str, key: str, **values) -> web.Response:
-    return _page(request, status, language, state="message", message=texts.text(language, key, **values))
+def _message(request: web.Request, status: int, language: str | None, key: str, **values) -> web.Response:
+    return _page(request, status, language, state="message", message=_text(_language(request, language), key, **values))
+
+
+def _intro(request: web.Request, survey: LinkSurvey) -> str:
+    return _text(_language(request, survey.language), "page_intro", number=survey.ticket_number)
 
 
 def _until(request: web.Request, survey: LinkSurvey) -> str:
@@ -50,12 +89,12 @@ async def show(request: web.Request) -> web.Response:
     try:
         survey = await survey_by_token(request.app[DESK], request.match_info["token"])
     except NotFound:
-        return _message(request, 404, "en", "page_unknown")
+        return _message(request, 404, None, "page_unknown")
     if survey.expired:
         return _message(request, 410, survey.language, "page_expired")
     chosen = _score(request.query.get("score")) or survey.score
     return _page(request, 200, survey.language, state="ask", chosen=chosen, comment=survey.comment,
-                 intro=texts.text(survey.language, "page_intro", number=survey.ticket_number),
+                 intro=_intro(request, survey),
                  answered=survey.score is not None, until=_until(request, survey))
 
 
@@ -63,11 +102,11 @@ async def confirm(request: web.Request) -> web.Response:
     """The confirmed answer: recorded, or changed while the link is valid."""
     desk, token = request.app[DESK], request.match_info["token"]
     if request.content_length and request.content_length > MAX_FORM:
-        return _message(request, 413, "en", "page_pick")
+        return _message(request, 413, None, "page_pick")
     try:
         survey = await survey_by_token(desk, token)
     except NotFound:
-        return _message(request, 404, "en", "page_unknown")
+        return _message(request, 404, None, "page_unknown")
     if survey.expired:
         return _message(request, 410, survey.language, "page_expired")
     form = await request.post()
@@ -75,17 +114,17 @@ async def confirm(request: web.Request) -> web.Response:
     comment = form.get("comment") if isinstance(form.get("comment"), str) else ""
     if score is None:
         return _page(request, 422, survey.language, state="ask", chosen=None, comment=comment,
-                     intro=texts.text(survey.language, "page_intro", number=survey.ticket_number), answered=False,
-                     until=_until(request, survey), error=texts.text(survey.language, "page_pick"))
+                     intro=_intro(request, survey), answered=False,
+                     until=_until(request, survey), error=_text(_language(request, survey.language), "page_pick"))
     try:
         saved = await answer_by_link(desk, token, score, comment)
     except NotFound:
-        return _message(request, 404, "en", "page_unknown")
+        return _message(request, 404, None, "page_unknown")
     except InvalidInput as exc:
         if "expired" in str(exc):
             return _message(request, 410, survey.language, "page_expired")
         return _page(request, 422, survey.language, state="ask", chosen=score, comment=comment,
-                     intro=texts.text(survey.language, "page_intro", number=survey.ticket_number), answered=False,
+                     intro=_intro(request, survey), answered=False,
                      until=_until(request, survey), error=str(exc))
     return _message(request, 200, saved.language, "page_thanks", until=_until(request, saved))
 
