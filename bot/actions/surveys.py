@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,8 @@ from bot.feedback import texts
 from bot.feedback.tokens import new_token, token_hash, well_formed
 from bot.feedback.words import has_words, parse_score
 from bot.storage.models import AuditEvent, ChannelIdentity, Client, Message, Survey, Ticket, utcnow
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 logger = logging.getLogger(__name__)
 MAX_COMMENT = 4000
@@ -287,7 +290,8 @@ async def answer_by_link(desk: Desk, token: str, score: int, comment: str = "", 
     now = now or utcnow()
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise InvalidInput("choose a score from 1 to 5")
-    comment = (comment or "").replace("\r\n", "\n").strip()
+    # Control characters go (PostgreSQL refuses NUL); a client is not told off for what they cannot see.
+    comment = _CONTROL.sub("", (comment or "").replace("\r\n", "\n")).strip()
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT}")
     if not well_formed(token):

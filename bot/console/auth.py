@@ -98,6 +98,11 @@ def operator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.Str
                 _ = texts(request)
                 return error_page(request, visit, 403, _("The form has expired or did not come from this console. "
                                                          "Go back, reload the page and try again."))
+            if any(isinstance(value, str) and "\x00" in value for value in form.values()):
+                # PostgreSQL cannot store (or even compare with) a NUL character: refuse it here, for every
+                # form; worded like the actions' own refusals, which are not translated either.
+                return error_page(request, visit, 400, "The form contains a NUL character, which cannot be kept: "
+                                                       "remove it and send the form again.")
         return await handler(request, visit)
 
     return guarded

@@ -58,7 +58,8 @@ async def login_submit(request: web.Request) -> web.Response:
     key = throttle.key(username, client_address(request, settings.web.trusted_proxies))
     if throttle.blocked(key):
         return _login_page(request, 429, TOO_MANY, username, next_path)
-    result = await log_in(request.app[DESK], username, password)
+    # No username holds a NUL, and PostgreSQL refuses one even in a look-up: a wrong login, not a 500.
+    result = await log_in(request.app[DESK], username, password) if "\x00" not in username else None
     if result is None:
         throttle.failed(key)
         return _login_page(request, 401, WRONG, username, next_path)
