@@ -162,7 +162,7 @@ def _figures(label: str, scale: str, desk: dict, anchor: dict) -> list[dict]:
 
 
 async def _measure(quick: bool, database_url: str | None) -> list[dict]:
-    tickets, samples = (10_000, 40) if quick else (100_000, 300)
+    tickets, samples = (10_000, 40) if quick else (100_000, 200)
     scale = f"{tickets:,} tickets"
     runs = [("SQLite", "")] + ([("PostgreSQL", private_pg_url(database_url, "bench_console"))] if database_url else [])
     figures = []
