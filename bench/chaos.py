@@ -1,6 +1,6 @@
 """`make chaos`: kill -9 the desk under mixed traffic, restart it, and prove nothing acknowledged is lost.
 
-    python -m bench.chaos [--kills N] [--database-url URL] [--quick] [--seed S] [--out FILE]
+    python -m bench.chaos [--kills N] [--database-url URL] [--quick] [--[no-]telegram] [--seed S] [--out FILE]
 
 For each database (SQLite always; PostgreSQL when --database-url names one) the harness writes a
 private config (data dir in a temp folder, web chat and the built-in SMTP receiver on free loopback
@@ -10,6 +10,10 @@ ports, a fast outbox), creates an admin and an API token with the `helpline` CLI
 - web-chat visitors send messages with client ids and, after every reconnect, resend each one not
   yet acknowledged with the same id (as docs/webchat-protocol.md asks of clients);
 - SMTP senders deliver mail with unique Message-IDs and resend any mail that did not get its 250;
+- Telegram users write to a bot whose Bot API is a fake server in this process
+  (tests/fakes/telegram_api.py): each message is an update the fake offers to getUpdates until
+  the desk confirms it with a higher offset, as Telegram does, so a message counts as
+  acknowledged once its offset was confirmed, and an unconfirmed one is offered again after a kill;
 - an operator replies to web-chat tickets through the REST API, so outbox rows get queued.
 
 Meanwhile the server is SIGKILLed at random moments and restarted. At the end, with the server
@@ -47,6 +51,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "chaos.json"
 MARK = re.compile(r"chaos-[0-9a-f]{8}-[a-z]+\d*-\d+")
+TELEGRAM_TOKEN = "123456789:AAHchaosTOKENforTHEbenchABCDEFGHIJKL"
 
 
 def log(*parts) -> None:
@@ -76,6 +81,7 @@ class Desk:
     proc: subprocess.Popen | None = None
     token: str = ""
     starts: int = 0
+    telegram_api: str = ""  # the fake Bot API's URL; empty: no Telegram channel
 
     @property
     def config(self) -> Path:
@@ -129,7 +135,14 @@ domains = ["support.chaos.test"]
 [[queues]]
 name = "general"
 title = "General"
-""")
+""" + (f"""
+[channels.telegram]
+token = "{TELEGRAM_TOKEN}"
+api_server = "{self.telegram_api}"
+polling_timeout = 2
+chat_messages_per_second = 1000.0
+messages_per_second = 1000.0
+""" if self.telegram_api else ""))
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         cmd = helpline_cmd() + [args[0], *args[1:]]
@@ -203,6 +216,15 @@ class Ledger:
     error_codes: dict = field(default_factory=dict)  # web-chat error frames by code
     ws_errors: int = 0
     smtp_errors: int = 0
+    telegram_updates: dict = field(default_factory=dict)  # update_id -> marker, for every update queued
+
+    def confirm_telegram(self, offsets: list) -> int:
+        """Updates below the highest offset the desk sent are confirmed: acknowledged (Bot API getUpdates)."""
+        confirmed = max((o for o in offsets if o is not None), default=0)  # see confirmed_offset
+        for update_id, mark in self.telegram_updates.items():
+            if update_id < confirmed:
+                self.acked.add(mark)
+        return confirmed
 
     def marker(self, kind: str, n: int) -> str:
         return f"chaos-{self.run}-{kind}-{n}"
@@ -340,6 +362,54 @@ class SmtpSender:
                 self.pending.pop(mark)
                 self.ledger.acked.add(mark)
             await asyncio.sleep(self.rng.uniform(0.05, 0.3))
+
+
+def confirmed_offset(api) -> int:
+    return max((o for o in api.offsets if o is not None), default=0)
+
+
+class TelegramUser:
+    """A private chat with the bot: messages become updates queued at the fake Bot API.
+
+    A user writes on while at most MAX_UNCONFIRMED of their updates wait, so the backlog a
+    restart leaves stays small enough to drain within the run's time budget.
+    """
+
+    MAX_UNCONFIRMED = 15
+
+    def __init__(self, name: str, user_id: int, ledger: Ledger, api, rng: random.Random):
+        self.name, self.user_id, self.ledger, self.api, self.rng = name, user_id, ledger, api, rng
+        self.n = 0
+        self.waiting: list[int] = []  # this user's update ids not yet confirmed
+
+    def _update(self, n: int, text: str) -> dict:
+        person = {"id": self.user_id, "is_bot": False, "first_name": self.name, "language_code": "en"}
+        return {"message": {"message_id": n, "date": int(time.time()), "chat": {"id": self.user_id, "type": "private",
+                                                                               "first_name": self.name},
+                            "from": person, "text": text}}
+
+    async def run(self, generating: asyncio.Event, stop_at: float, per_user: int) -> None:
+        while generating.is_set() and time.monotonic() < stop_at and self.n < per_user:
+            confirmed = confirmed_offset(self.api)
+            self.waiting = [u for u in self.waiting if u >= confirmed]
+            if len(self.waiting) >= self.MAX_UNCONFIRMED:
+                await asyncio.sleep(0.1)
+                continue
+            self.n += 1
+            mark = self.ledger.marker(self.name, self.n)
+            self.ledger.sent.add(mark)
+            update_id, = self.api.push(self._update(self.n, f"Hi, my delivery is late. {mark}"))
+            self.ledger.telegram_updates[update_id] = mark
+            self.waiting.append(update_id)
+            await asyncio.sleep(self.rng.uniform(0.05, 0.3))
+
+
+async def telegram_drained(ledger: Ledger, api, until: float) -> None:
+    """Wait (bounded) until the desk confirmed every queued update; the verdict reports the rest."""
+    while time.monotonic() < until:
+        if ledger.confirm_telegram(api.offsets) > max(ledger.telegram_updates, default=0):
+            return
+        await asyncio.sleep(0.2)
 
 
 async def operator(ledger: Ledger, desk: Desk, generating: asyncio.Event, rng: random.Random) -> None:
@@ -503,7 +573,7 @@ def failed(result: dict) -> list[str]:
 
 
 async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng: random.Random,
-                    time_budget: float) -> dict:
+                    time_budget: float, telegram: bool = True) -> dict:
     deadline = time.monotonic() + time_budget
     with tempfile.TemporaryDirectory(prefix=f"helpline-chaos-{label}-") as tmp:
         pg_name = None
@@ -511,6 +581,12 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
             database_url, pg_name = private_pg_url(database_url)
             await pg_recreate(database_url, pg_name)
         desk = Desk(Path(tmp), database_url)
+        api = None
+        if telegram:
+            from tests.fakes.telegram_api import FakeBotAPI
+
+            api = FakeBotAPI(TELEGRAM_TOKEN)
+            desk.telegram_api = await api.start(free_port())
         try:
             log(f"[{label}] preparing {desk.workdir} ({database_url.split('://')[0]})")
             desk.prepare()
@@ -520,12 +596,15 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
             generating = asyncio.Event()
             generating.set()
             n_visitors, n_smtp = (3, 1) if quick else (6, 2)
+            n_telegram = 0 if api is None else (1 if quick else 3)
             per_client = 10_000  # bounded by time: generation stops once the kills are done
             traffic_end = deadline - 5  # hard stop for every client loop
             visitors = [Visitor(f"web{i}", ledger, desk, rng) for i in range(n_visitors)]
             senders = [SmtpSender(f"mail{i}", ledger, desk, rng) for i in range(n_smtp)]
             tasks = [asyncio.create_task(v.run(generating, traffic_end, per_client)) for v in visitors]
             tasks += [asyncio.create_task(s.run(generating, traffic_end, per_client)) for s in senders]
+            tasks += [asyncio.create_task(TelegramUser(f"tg{i}", 7_000_001 + i, ledger, api, rng).run(
+                generating, traffic_end, per_client)) for i in range(n_telegram)]
             tasks.append(asyncio.create_task(operator(ledger, desk, generating, rng)))
             done_kills = 0
             lo, hi = (0.3, 1.2) if quick else (0.5, 2.5)
@@ -535,6 +614,8 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
                 desk.kill()
                 done_kills += 1
                 boot = await desk.start(timeout=max(5.0, min(60.0, deadline - time.monotonic())))
+                if api is not None:
+                    ledger.confirm_telegram(api.offsets)
                 log(f"[{label}] kill {done_kills}/{kills}: restarted in {boot:.1f} s; sent {len(ledger.sent)}, "
                     f"acked {len(ledger.acked)}, replies {ledger.replies_posted}")
             await asyncio.sleep(rng.uniform(lo, hi))
@@ -544,10 +625,19 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if api is not None:
+                await telegram_drained(ledger, api, until=traffic_end)
             await wait_outbox_drained(desk, until=deadline - 2)
             desk.stop()
+            confirmed = ledger.confirm_telegram(api.offsets) if api is not None else 0
             rows = await read_db(desk)
             result = verdict(ledger, rows, done_kills)
+            if api is not None:
+                result["telegram"] = {
+                    "updates_sent": len(ledger.telegram_updates),
+                    "updates_confirmed": sum(1 for u in ledger.telegram_updates if u < confirmed),
+                    "getupdates_calls": len(api.offsets), "bot_messages_sent": len(api.sent),
+                    "unexpected_requests": api.unexpected[:10]}
             if done_kills < kills:
                 result["note"] = f"only {done_kills} of {kills} kills fitted in the time budget"
             result["logs"] = None
@@ -559,6 +649,8 @@ async def chaos_run(database_url: str, label: str, kills: int, quick: bool, rng:
             return result
         finally:
             desk.kill()
+            if api is not None:
+                await api.stop()
             if pg_name:
                 with contextlib.suppress(Exception):
                     await pg_recreate(database_url, pg_name, drop_only=True)
@@ -610,7 +702,7 @@ async def main_async(args) -> int:
     results, problems = {}, []
     for label, url in targets:
         try:
-            r = await chaos_run(url, label, args.kills, args.quick, rng, args.time_budget)
+            r = await chaos_run(url, label, args.kills, args.quick, rng, args.time_budget, telegram=args.telegram)
         except Exception as e:  # noqa: BLE001 - report it as a failed run, then go on to the next database
             log(f"[{label}] harness error: {e!r}")
             r = {"error": repr(e)}
@@ -638,13 +730,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="also run on this PostgreSQL (a private database <name>_chaos is created and dropped)")
     p.add_argument("--quick", action="store_true", help="few clients and kills, bounded to about 40 s")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--telegram", action=argparse.BooleanOptionalAction, default=None,
+                   help="drive a Telegram bot through a fake Bot API (default: on, off with --quick: the bot's "
+                        "start-up doubles the restart time)")
     p.add_argument("--time-budget", type=float, default=None, help="seconds per database (hard bound)")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     args = p.parse_args(argv)
     if args.kills is None:
         args.kills = 3 if args.quick else 20
+    if args.telegram is None:
+        args.telegram = not args.quick
     if args.time_budget is None:
-        args.time_budget = 38.0 if args.quick else max(120.0, args.kills * 12.0)
+        # Loading the Telegram bot (aiogram) makes each restart take seconds longer.
+        per_kill, least = (18.0, 150.0) if args.telegram else (12.0, 120.0)
+        args.time_budget = 38.0 if args.quick else max(least, args.kills * per_kill)
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
     log(f"chaos: {args.kills} kills per database, seed {args.seed}")
