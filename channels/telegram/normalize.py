@@ -20,6 +20,7 @@ from channels.telegram.content import FileRef, message_content, storable
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 START = re.compile(r"^/start(?:@\w+)?(?:\s+(\S{1,200}))?\s*$")
 LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
+KIND = re.compile(r"[a-z_]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def normalize(update: object, channel: str, now: datetime) -> Normalized:
     update_id = update["update_id"]
     kinds = [k for k in update if k != "update_id"]
     kind = kinds[0] if kinds else "empty"
+    if not KIND.fullmatch(kind):  # it names the update in logs and the channel's state: only Bot API-like names
+        return Ignored(update_id, "unknown", "an update of an unknown kind")
     body = update.get(kind)
     if not isinstance(body, dict):
         return Ignored(update_id, kind, "empty or malformed update")
@@ -110,7 +113,8 @@ def _chat(body: dict) -> tuple[str, str]:
     chat = body.get("chat")
     if not isinstance(chat, dict):
         return "", ""
-    return _id(chat.get("id")), chat.get("type") if isinstance(chat.get("type"), str) else ""
+    kind = chat.get("type")
+    return _id(chat.get("id")), kind if isinstance(kind, str) and KIND.fullmatch(kind) else ""
 
 
 def _message(update_id: int, msg: dict, channel: str, now: datetime, *, edited: bool) -> Normalized:

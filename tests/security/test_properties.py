@@ -43,6 +43,8 @@ def assert_inbound_storable(message: InboundMessage) -> None:
     for field in ("user_id", "chat_id", "message_id", "text", "user_name", "claimed_email", "locale_hint",
                   "thread_hint", "button_payload", "source", "subject", "folded_text", "html"):
         assert_storable(getattr(message, field))
+    for reference in message.references:
+        assert_storable(reference)
     for attachment in message.attachments:
         assert_storable(attachment.filename)
         assert "/" not in attachment.filename and "\\" not in attachment.filename
@@ -100,7 +102,7 @@ users = st.fixed_dictionaries({"id": st.one_of(st.integers(1, 2**40), json_value
                               optional={"is_bot": json_values, "first_name": text, "last_name": json_values,
                                         "username": json_values, "language_code": json_values})
 chats = st.fixed_dictionaries({"id": st.one_of(st.integers(-2**40, 2**40), json_values),
-                               "type": st.one_of(st.just("private"), json_values)})
+                               "type": st.one_of(st.sampled_from(["private", "group", "channel"]), text, json_values)})
 messages = st.fixed_dictionaries(
     {"message_id": st.one_of(st.integers(1, 2**31), json_values), "chat": st.one_of(chats, json_values),
      "from": st.one_of(users, json_values)},
@@ -129,8 +131,11 @@ updates = st.one_of(
 def test_any_telegram_update_is_a_message_or_a_stated_ignore(update):
     result = telegram_normalize(update, "telegram", NOW)
     assert isinstance(result, (Incoming, Reachability, Ignored))
-    if isinstance(result, Ignored):
-        assert result.reason and isinstance(result.kind, str)
+    if isinstance(result, Ignored):  # recorded in the channel's state: short and storable
+        assert result.reason and result.kind
+        assert_storable(result.kind, 64)
+        assert_storable(result.reason, 200)
+        assert_storable(result.chat_id, 40)
     elif isinstance(result, Incoming):
         assert_inbound_storable(result.message)
         assert result.message.text or result.files
@@ -194,3 +199,12 @@ def test_any_config_document_is_accepted_or_refused_with_a_dotted_key(document):
         assert lines[0] == "test.toml is not valid:" or lines[0].startswith(("test.toml", "desk", "web", "channels")), message
         # each problem on its own line, naming its key (odd keys quoted) and the reason
         assert all(line.startswith("  ") and line.isprintable() and line.strip() for line in lines[1:]), message
+
+
+def test_an_update_with_a_hostile_kind_or_chat_type_is_ignored_briefly():
+    for update in ({"update_id": 1, "\x00" * 500: {}},
+                   {"update_id": 2, "message": {"message_id": 1, "chat": {"id": 5, "type": "\x00<b>" * 300}, "from": {"id": 5}}}):
+        result = telegram_normalize(update, "telegram", NOW)
+        assert isinstance(result, Ignored)
+        assert_storable(result.kind, 64)
+        assert_storable(result.reason, 200)
