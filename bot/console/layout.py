@@ -31,7 +31,11 @@ def N_(text: str) -> str:
 # What console.js writes itself; it reads them translated from the page's JSON block (no inline script: CSP).
 JS_TEXTS = (N_("live"), N_("offline"), N_("unassigned"), N_("auto-reply"), N_("edited"), N_("Quoted text and signature"),
             N_("View original"), N_("Internal note"), N_("never sent to the client"), N_("The client is typing…"),
-            N_("{name} is typing…"), N_("An operator"))
+            N_("{name} is typing…"), N_("An operator"), N_("new"), N_("open"), N_("waiting"), N_("resolved"), N_("closed"))
+# Values shown as they are stored (statuses, roles, priorities, severities, lights): templates show `_(value)`.
+VALUE_TEXTS = (N_("received"), N_("investigating"), N_("operator"), N_("supervisor"), N_("manager"), N_("admin"),
+               N_("low"), N_("normal"), N_("high"), N_("urgent"), N_("medium"), N_("critical"), N_("green"),
+               N_("yellow"), N_("red"), N_("online"), N_("away"))
 
 
 def texts(request: web.Request):

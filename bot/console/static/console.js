@@ -73,7 +73,7 @@
     channel.appendChild(el("span", "channel", t.channel));
     tr.appendChild(channel);
     var status = el("td");
-    status.appendChild(el("span", "status status-" + t.status, t.status));
+    status.appendChild(el("span", "status status-" + t.status, say(t.status)));
     tr.appendChild(status);
     tr.appendChild(el("td", null, t.queue));
     tr.appendChild(el("td", "assignee", t.assignee || say("unassigned")));
@@ -214,7 +214,7 @@
 
   function updateTicket(t) {
     var status = document.getElementById("ticket-status");
-    if (status) { status.textContent = t.status; status.className = "status status-" + t.status; }
+    if (status) { status.textContent = say(t.status); status.className = "status status-" + t.status; }
     document.querySelectorAll(".when-active").forEach(function (f) { f.hidden = ACTIVE.indexOf(t.status) < 0; });
     document.querySelectorAll(".when-resolved").forEach(function (f) { f.hidden = t.status !== "resolved"; });
     var fields = { "ticket-queue": t.queue, "ticket-assignee": t.assignee || say("unassigned"), "ticket-last": t.last };
