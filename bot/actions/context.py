@@ -18,6 +18,8 @@ class Desk:
     bus: EventBus
     settings: Settings
     files: AttachmentStore
+    # Per-desk state of actions that must outlive one call (the inbox's group commit, cached ids).
+    state: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """The one inbound entry point every channel uses: store a client message exactly once."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
+from bot.actions.group_commit import GroupCommit
 from bot.actions.surveys import survey_reply_for, take_survey_reply
 from bot.actions.threads import place_message
 from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
@@ -22,24 +25,48 @@ MAX_TEXT = 100_000
 MAX_ORIGINAL_BYTES = 64 * 1024 * 1024  # an original as received (an .eml): the channel has bounded it already
 
 
+@dataclass(frozen=True)
+class _Job:
+    msg: InboundMessage
+    keys: list[str]  # stored attachment files, in the order of the message's attachments with data
+    originals: tuple[str, str]  # stored raw original and HTML body, or ""
+
+
 async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
     """De-duplicate, resolve the client, find or open the ticket, store the message: one commit.
 
     Returns the receipt of the stored message; a repeated (channel, message id) returns the
     first receipt with ``duplicate=True`` and changes nothing. Adapters acknowledge the source
-    only after this returns.
+    only after this returns. Concurrent calls share a transaction (bot/actions/group_commit.py);
+    each returns only once the transaction holding its message has committed.
     """
     keys = [desk.files.save(a.data) for a in msg.attachments if a.data is not None]
     originals = (desk.files.save(msg.raw, max_bytes=MAX_ORIGINAL_BYTES) if msg.raw else "",
                  desk.files.save(msg.html.encode("utf-8"), max_bytes=MAX_ORIGINAL_BYTES) if msg.html else "")
+    return await _group_commit(desk).submit(_Job(msg, keys, originals))
+
+
+def _group_commit(desk: Desk) -> GroupCommit[_Job]:
+    group = desk.state.get("inbox")
+    if group is None or group.loop is not asyncio.get_running_loop():
+        group = desk.state["inbox"] = GroupCommit(
+            desk, lambda desk, unit, job: _receive(desk, unit, job.msg, job.keys, job.originals),
+            lambda job: _receive_alone(desk, job), lambda job: (job.msg.channel, job.msg.message_id))
+    return group
+
+
+async def _receive_alone(desk: Desk, job: _Job) -> Receipt:
+    """One message in its own transaction (a lone caller, or a batch that failed)."""
+    msg = job.msg
     for attempt in range(3):
         try:
             async with unit_of_work(desk) as unit:
-                return await _receive(desk, unit, msg, keys, originals)
+                return await _receive(desk, unit, msg, job.keys, job.originals)
         except IntegrityError:
             # A concurrent receive of the same message (or the same new identity) won the race;
             # the next attempt finds its rows.
             logger.info("receive race on %s/%s, retrying", msg.channel, msg.message_id)
+            desk.state.pop("queue_ids", None)  # in case the database under the desk was replaced (a restore)
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -59,36 +86,43 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
             return _apply_edit(unit, stored, msg, public_id, number)
         return Receipt(stored.id, stored.ticket_id, public_id, number, duplicate=True)
 
-    identity = await _identity(s, msg)
-    # A survey answer (or its comment) joins the resolved ticket it answers without reopening it.
-    survey_reply = await survey_reply_for(s, identity.client_id, msg) if desk.settings.feedback.survey.enabled else None
+    identity, new_client = await _identity(s, msg)
+    # A survey answer (or its comment) joins the resolved ticket it answers without reopening it;
+    # a client created just now has no tickets, so neither a survey nor a ticket to join.
+    survey_reply = None
+    if desk.settings.feedback.survey.enabled and not new_client:
+        survey_reply = await survey_reply_for(s, identity.client_id, msg)
+    now = utcnow()
+    audits: list[dict] = []  # written together at the end: one statement
     if survey_reply is not None:
         ticket, new_ticket = survey_reply.ticket, False
     else:
-        ticket, new_ticket = await _ticket_for(desk, s, identity, msg)
-    now = utcnow()
-    message = Message(
+        ticket, new_ticket = await _ticket_for(desk, s, identity, msg, new_client, now, audits)
+    # Core inserts on the hot path: one statement each, without the ORM's unit-of-work bookkeeping.
+    message_id = (await s.execute(insert(Message).values(
         ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
         author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=msg.message_id,
         delivery_status=DeliveryStatus.RECEIVED.value, created_at=now,
         raw_key=originals[0], html_key=originals[1], folded_text=msg.folded_text[:MAX_TEXT], automated=msg.automated,
-    )
-    s.add(message)
-    await s.flush()
+    ).returning(Message.id))).scalar_one()
     with_data = [a for a in msg.attachments if a.data is not None]
-    for attachment, key in zip(with_data, keys):
-        s.add(StoredAttachment(message_id=message.id, filename=attachment.filename,
-                               content_type=attachment.content_type, size=len(attachment.data), storage_key=key))
-    ticket.last_message_at = now
-    ticket.updated_at = now
-    if not ticket.language and msg.locale_hint:
-        ticket.language = msg.locale_hint[:8]
-    s.add(AuditEvent(kind="message_received", ticket_id=ticket.id, data={"message_id": message.id, "channel": msg.channel}))
+    if with_data:
+        await s.execute(insert(StoredAttachment), [
+            {"message_id": message_id, "filename": attachment.filename, "content_type": attachment.content_type,
+             "size": len(attachment.data), "storage_key": key} for attachment, key in zip(with_data, keys)])
+    if not new_ticket:  # a new ticket was written with these already
+        ticket.last_message_at = now
+        ticket.updated_at = now
+        if not ticket.language and msg.locale_hint:
+            ticket.language = msg.locale_hint[:8]
+    audits.append({"kind": "message_received", "ticket_id": ticket.id, "at": now,
+                   "data": {"message_id": message_id, "channel": msg.channel}})
+    await s.execute(insert(AuditEvent), audits)
     if survey_reply is not None:
         await take_survey_reply(unit, desk.settings, survey_reply)
-    unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message.id, new_ticket=new_ticket,
+    unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message_id, new_ticket=new_ticket,
                                        automated=msg.automated))
-    return Receipt(message.id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
+    return Receipt(message_id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
 
 
 def _apply_edit(unit: Unit, stored: Message, msg: InboundMessage, public_id: str, number: int) -> Receipt:
@@ -101,62 +135,85 @@ def _apply_edit(unit: Unit, stored: Message, msg: InboundMessage, public_id: str
     return Receipt(stored.id, stored.ticket_id, public_id, number, edited=True)
 
 
-async def _identity(s, msg: InboundMessage) -> ChannelIdentity:
+@dataclass(frozen=True)
+class _NewIdentity:
+    client_id: int
+
+
+async def _identity(s, msg: InboundMessage) -> tuple[ChannelIdentity | _NewIdentity, bool]:
+    """The sender's channel identity, and whether it (with its client) was created just now."""
     identity = (await s.execute(
         select(ChannelIdentity).where(ChannelIdentity.channel == msg.channel, ChannelIdentity.external_id == msg.user_id)
     )).scalar_one_or_none()
     if identity is None:
-        client = Client(display_name=msg.user_name[:200], language=msg.locale_hint[:8])
-        s.add(client)
-        await s.flush()
-        identity = ChannelIdentity(client_id=client.id, channel=msg.channel, external_id=msg.user_id,
-                                   display_name=msg.user_name[:200], claimed_email=msg.claimed_email[:320])
-        s.add(identity)
-        await s.flush()
-        return identity
+        client_id = (await s.execute(insert(Client).values(display_name=msg.user_name[:200], language=msg.locale_hint[:8])
+                                     .returning(Client.id))).scalar_one()
+        await s.execute(insert(ChannelIdentity).values(
+            client_id=client_id, channel=msg.channel, external_id=msg.user_id, display_name=msg.user_name[:200],
+            claimed_email=msg.claimed_email[:320]))
+        return _NewIdentity(client_id), True
     # A name or email the client typed is a claim about this identity only: it never links
     # this identity to another client's history.
     if msg.user_name and msg.user_name[:200] != identity.display_name:
         identity.display_name = msg.user_name[:200]
     if msg.claimed_email and msg.claimed_email[:320] != identity.claimed_email:
         identity.claimed_email = msg.claimed_email[:320]
-    return identity
+    return identity, False
 
 
-async def _ticket_for(desk: Desk, s, identity: ChannelIdentity, msg: InboundMessage) -> tuple[Ticket, bool]:
+@dataclass(frozen=True)
+class _NewTicket:
+    """A ticket opened by this message, as far as the rest of the receive needs it."""
+
+    id: int
+    public_id: str
+    number: int
+
+
+async def _ticket_for(desk: Desk, s, identity, msg: InboundMessage, new_client: bool, now,
+                      audits: list[dict]) -> tuple[Ticket | _NewTicket, bool]:
     # Threading (which ticket a message joins, reopens or continues) lives in bot/actions/threads.py.
-    placement = await place_message(desk, s, identity.client_id, msg)
+    placement = await place_message(desk, s, identity.client_id, msg, new_client=new_client)
     if placement.ticket is not None:
         return placement.ticket, False
     number = (await s.execute(
         update(Counter).where(Counter.name == "ticket_number").values(value=Counter.value + 1).returning(Counter.value)
     )).scalar_one()
     queue_id = await _queue_id(desk, s, msg.queue_hint)
-    ticket = Ticket(
-        number=number, public_id=secrets.token_urlsafe(18), client_id=identity.client_id, channel=msg.channel,
+    public_id = secrets.token_urlsafe(18)
+    ticket_id = (await s.execute(insert(Ticket).values(
+        number=number, public_id=public_id, client_id=identity.client_id, channel=msg.channel,
         chat_id=msg.chat_id, status=TicketStatus.NEW.value, queue_id=queue_id, language=msg.locale_hint[:8],
         subject=_subject(msg.subject or msg.text), source=msg.source[:200],
         previous_ticket_id=placement.previous.id if placement.previous else None,
         mentioned_ticket_id=placement.mentioned.id if placement.mentioned else None,
-    )
-    s.add(ticket)
-    await s.flush()
+        created_at=now, updated_at=now, last_message_at=now,
+    ).returning(Ticket.id))).scalar_one()
     opened = {"channel": msg.channel, "number": number}
     if placement.previous is not None:
         opened["previous_number"] = placement.previous.number
     if placement.mentioned is not None:
         opened["mentioned_number"] = placement.mentioned.number
-    s.add(AuditEvent(kind="ticket_opened", ticket_id=ticket.id, data=opened))
-    return ticket, True
+    audits.append({"kind": "ticket_opened", "ticket_id": ticket_id, "at": now, "data": opened})
+    return _NewTicket(ticket_id, public_id, number), True
 
 
 async def _queue_id(desk: Desk, s, hint: str) -> int:
-    """The queue a new ticket starts in: the channel's hint when it names a queue, else the default queue."""
-    if hint:
-        queue_id = (await s.execute(select(Queue.id).where(Queue.name == hint))).scalar_one_or_none()
-        if queue_id is not None:
-            return queue_id
-    return (await s.execute(select(Queue.id).where(Queue.name == desk.settings.desk.default_queue))).scalar_one()
+    """The queue a new ticket starts in: the channel's hint when it names a queue, else the default queue.
+
+    Ids are cached per desk: queues are never dropped nor renamed (bot/actions/setup.py).
+    """
+    cache = desk.state.setdefault("queue_ids", {})
+    if hint and hint not in cache:
+        found = (await s.execute(select(Queue.id).where(Queue.name == hint))).scalar_one_or_none()
+        if found is not None:
+            cache[hint] = found
+    if hint in cache:
+        return cache[hint]
+    default = desk.settings.desk.default_queue
+    if default not in cache:
+        cache[default] = (await s.execute(select(Queue.id).where(Queue.name == default))).scalar_one()
+    return cache[default]
 
 
 def _subject(text: str) -> str:

@@ -42,14 +42,17 @@ class Placement:
     mentioned: Ticket | None = None  # another client's ticket the message named; never joined
 
 
-async def place_message(desk: Desk, s, client_id: int, msg: InboundMessage) -> Placement:
-    """Decide the ticket of an inbound message from a client; reopens or answers it as the rules say."""
+async def place_message(desk: Desk, s, client_id: int, msg: InboundMessage, new_client: bool = False) -> Placement:
+    """Decide the ticket of an inbound message from a client; reopens or answers it as the rules say.
+
+    `new_client`: the client was created in this transaction, so has no ticket of their own yet.
+    """
     named = await _named_tickets(s, msg)
     own = next((t for t in named if t.client_id == client_id), None)
     if own is not None:
         return _join_or_follow(desk, s, own, msg)
     mentioned = named[0] if named else None
-    if not msg.explicit_threads or msg.automated:
+    if (not msg.explicit_threads or msg.automated) and not new_client:
         latest = (await s.execute(
             select(Ticket)
             .where(Ticket.client_id == client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
