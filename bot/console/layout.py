@@ -28,7 +28,7 @@ def N_(text: str) -> str:
     return text
 
 
-# What console.js writes itself; it reads them translated from the page's JSON block (no inline script: CSP).
+# What console.js writes itself; it reads them translated from <body data-texts> (no inline script: CSP).
 JS_TEXTS = (N_("live"), N_("offline"), N_("unassigned"), N_("auto-reply"), N_("edited"), N_("Quoted text and signature"),
             N_("View original"), N_("Internal note"), N_("never sent to the client"), N_("The client is typing…"),
             N_("{name} is typing…"), N_("An operator"), N_("new"), N_("open"), N_("waiting"), N_("resolved"), N_("closed"))

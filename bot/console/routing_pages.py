@@ -11,7 +11,8 @@ from bot.actions import assignment, routing
 from bot.actions.context import unit_of_work
 from bot.actions.operators import token_hash
 from bot.console.auth import SESSION_COOKIE, Visit, operator_page
-from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, say
+from bot.console.language import CHOSEN_LANGUAGE
+from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, say, texts
 from bot.console.login import see_other
 from bot.console.ticket_page import show_ticket
 from bot.errors import InvalidInput, NotFound
@@ -27,17 +28,25 @@ _TICKET_PAGE = re.compile(r"^/console/tickets/(\d{1,15})$")
 STATUS_LABELS = {"online": N_("Online"), "away": N_("Away"), "offline": N_("Offline")}
 
 
-def time_left(red_at: datetime | None, now: datetime) -> str:
-    """"1 h 20 min left", "overdue 5 min", or "" when nothing runs."""
+CLOCK_NAMES = {"first_response": N_("first response"), "next_response": N_("next response"), "resolution": N_("resolution")}
+
+
+def _english(text: str, **values) -> str:
+    return text.format(**values)
+
+
+def time_left(red_at: datetime | None, now: datetime, _=_english) -> str:
+    """"1 h 20 min left", "overdue 5 min" (in the viewer's language with `_`), or "" when nothing runs."""
     if red_at is None:
         return ""
     seconds = int((red_at - now).total_seconds())
     minutes = abs(seconds) // 60
-    text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-    return f"{text} left" if seconds >= 0 else f"overdue {text}"
+    text = _("{hours} h {minutes} min", hours=minutes // 60, minutes=minutes % 60) if minutes >= 60 else \
+        _("{minutes} min", minutes=minutes)
+    return _("{time} left", time=text) if seconds >= 0 else _("overdue {time}", time=text)
 
 
-def shown_light(sla: TicketSla | None, now: datetime) -> dict:
+def shown_light(sla: TicketSla | None, now: datetime, _=_english) -> dict:
     """A ticket's light as of now: the stored one, moved on by the due times already passed."""
     if sla is None:
         return {"name": "green", "left": "", "clock": "", "paused": False}
@@ -46,8 +55,9 @@ def shown_light(sla: TicketSla | None, now: datetime) -> dict:
         level = 2
     elif sla.yellow_at is not None and sla.yellow_at <= now:
         level = max(level, 1)
-    return {"name": LIGHTS[level], "level": level, "left": time_left(sla.red_at, now),
-            "clock": sla.clock.replace("_", " "), "paused": sla.paused}
+    clock = CLOCK_NAMES.get(sla.clock, sla.clock.replace("_", " "))
+    return {"name": LIGHTS[level], "level": level, "left": time_left(sla.red_at, now, _), "clock": _(clock),
+            "paused": sla.paused}
 
 
 @web.middleware
@@ -59,20 +69,21 @@ async def routing_header(request: web.Request, handler):
         desk = request.app[DESK]
         async with desk.sessions() as s:
             row = (await s.execute(
-                select(Operator.id, Operator.status, Operator.role).join(OperatorSession, OperatorSession.operator_id == Operator.id)
+                select(Operator.id, Operator.status, Operator.role, Operator.console_language).join(OperatorSession, OperatorSession.operator_id == Operator.id)
                 .where(OperatorSession.token_hash == token_hash(desk, token)))).first()
             if row is not None:
+                request[CHOSEN_LANGUAGE] = row.console_language  # the guard reads it again; the texts below need it
                 unread = (await s.execute(select(func.count()).select_from(Notification).where(
                     Notification.operator_id == row.id, Notification.read_at.is_(None)))).scalar_one()
                 header = {"status": row.status, "statuses": STATUS_LABELS, "unread": unread, "next": request.path_qs}
                 match = _TICKET_PAGE.match(request.path)
                 if match:
-                    header["ticket"] = await _ticket_routing(s, int(match.group(1)), row.id)
+                    header["ticket"] = await _ticket_routing(s, int(match.group(1)), row.id, texts(request))
                 request[ROUTING_HEADER] = header
     return await handler(request)
 
 
-async def _ticket_routing(s, number: int, operator_id: int) -> dict | None:
+async def _ticket_routing(s, number: int, operator_id: int, _) -> dict | None:
     ticket = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
     if ticket is None:
         return None
@@ -83,11 +94,11 @@ async def _ticket_routing(s, number: int, operator_id: int) -> dict | None:
     if ticket.offered_to_id and ticket.assignee_id is None:
         offered_name = (await s.execute(select(Operator.display_name).where(Operator.id == ticket.offered_to_id))).scalar_one()
     return {
-        "light": shown_light(sla, now) if ticket.status in rq.OPEN_STATUSES else None,
+        "light": shown_light(sla, now, _) if ticket.status in rq.OPEN_STATUSES else None,
         "decision": {"queue": decision.queue, "reason": decision.reason, "corrected": decision.corrected_queue} if decision else None,
         "offered_to_me": ticket.offered_to_id == operator_id and ticket.assignee_id is None,
         "offered_to": offered_name,
-        "offer_left": time_left(ticket.offer_expires_at, now) if ticket.offer_expires_at else "",
+        "offer_left": time_left(ticket.offer_expires_at, now, _) if ticket.offer_expires_at else "",
         "relaxed": ticket.relaxed,
     }
 
@@ -195,7 +206,7 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
         worst, counts = queue_light(shown_light(sla, now)["level"] for sla in lights.get(qid, []))
         queue_rows.append({"name": name, "light": LIGHTS[worst], "counts": counts})
     tickets = sorted(({"number": r.number, "subject": r.subject, "queue": r.queue, "assignee": r.assignee or "",
-                       "priority": r.priority, **shown_light(stored.get(r.id), now), "red_at": stored[r.id].red_at if r.id in stored else None}
+                       "priority": r.priority, **shown_light(stored.get(r.id), now, texts(request)), "red_at": stored[r.id].red_at if r.id in stored else None}
                       for r in open_rows), key=lambda t: (-t.get("level", 0), t["red_at"] or datetime.max.replace(tzinfo=now.tzinfo)))
     names = sorted({*queues.values(), *(c[1] for c in corrected), *(c[2] for c in corrected)})
     table = {(src, dst): 0 for src in names for dst in names}

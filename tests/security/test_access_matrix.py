@@ -329,7 +329,7 @@ class Forms(HTMLParser):
 HTML_PAGES = ["/", "/chat", "/chat?embed=1", "/console/login", "/console", "/console/tickets/{ticket}", "/console/operators",
               "/console/alerts", "/console/routing", "/console/complaints", "/console/follow-ups", "/console/digest",
               "/survey/{any}", "/console/tickets/{any}", "/console/complaints/{complaint}",
-              "/console/account"]
+              "/console/account", "/console/unanswered"]
 
 
 async def html_pages_carry_security_headers(server: LiveServer, session, callers: dict[str, Caller], ids: dict) -> None:

@@ -11,11 +11,10 @@
   var socket = null;
   var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
   var retryMs = 1000;
-  var TEXTS = readTexts();  // the page's language, from the JSON block the server renders
+  var TEXTS = readTexts();  // the page's language, from the JSON the server puts in <body data-texts>
 
   function readTexts() {
-    var node = document.getElementById("console-texts");
-    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+    try { return JSON.parse(document.body.dataset.texts || "{}"); } catch (e) { return {}; }
   }
 
   function say(text) {
