@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.access import Viewer
@@ -174,9 +174,10 @@ async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement |
         await _versioned(unit, ticket, values, Ticket.assignee_id.is_(None), Ticket.queue_id == ticket.queue_id)
         await s.execute(update(Operator).where(Operator.id == choice.id).values(last_assigned_at=now))
         kind = "offered" if seconds else "assigned"
-        s.add(AuditEvent(kind=kind, ticket_id=ticket.id, operator_id=None, at=now,
-                         data={"operator_id": choice.id, "by": "router", "strategy": policy.strategy,
-                               "queue": queue, **({"expires_in": seconds} if seconds else {})}))
+        await s.execute(insert(AuditEvent).values(
+            kind=kind, ticket_id=ticket.id, operator_id=None, at=now,
+            data={"operator_id": choice.id, "by": "router", "strategy": policy.strategy, "queue": queue,
+                  **({"expires_in": seconds} if seconds else {})}))
         unit.events.append(TicketChanged(ticket_id=ticket.id, what=kind))
         return Placement(ticket.id, choice.id, bool(seconds))
 
