@@ -91,8 +91,9 @@ async def _frame(ws: aiohttp.ClientWebSocketResponse, want) -> dict:
             return frame
 
 
-async def _send(ws, n: int, k: int, pushes: OperatorPushes | None, resent: list[str]) -> float:
-    """Send the visitor's k-th message and wait until it is done; returns the seconds from send to done."""
+async def _send(ws, n: int, k: int, pushes: OperatorPushes | None, resent: list[str], acks: list[float]) -> float:
+    """Send the visitor's k-th message and wait until it is done; returns the seconds from send to done
+    (and appends the seconds until its ack to `acks`)."""
     cid = f"v{n}-{k}"
     frame = {"type": "message", "id": cid, "text": f"Where is my order NW-{n:06d}? ({k})", "name": f"V{n}"}
     sent = time.perf_counter()
@@ -107,6 +108,7 @@ async def _send(ws, n: int, k: int, pushes: OperatorPushes | None, resent: list[
         resent.append(got["code"])
         await asyncio.sleep(min(float(got.get("retry_after") or 0.5), 2.0))
         await ws.send_json(frame)
+    acks.append(time.perf_counter() - sent)
     return await pushes.wait(got["ticket"], k) - sent
 
 
@@ -116,13 +118,13 @@ async def _visitor(http, url: str, n: int, pushes: OperatorPushes | None, phases
         async with http.ws_connect(url, heartbeat=None) as ws:
             await ws.send_json({"type": "hello", "token": None, "last_seen": 0, "locale": "en"})
             await _frame(ws, lambda f: f["type"] in ("synced", "hello"))  # the echo returns the hello itself
-            await _send(ws, n, 1, pushes, phases.resent)
+            await _send(ws, n, 1, pushes, phases.resent, [])
             phases.arrived()
             await phases.go.wait()
             k = 1
             while time.perf_counter() < phases.stop_at:
                 k += 1
-                phases.latencies.append(await _send(ws, n, k, pushes, phases.resent))
+                phases.latencies.append(await _send(ws, n, k, pushes, phases.resent, phases.acks))
     except Exception as e:  # noqa: BLE001 - one visitor's failure is counted and reported, not fatal
         phases.errors.append(f"{type(e).__name__}: {e}")
         phases.arrived()
@@ -138,6 +140,7 @@ class Phases:
         self.go = asyncio.Event()
         self.stop_at = 0.0
         self.latencies: list[float] = []
+        self.acks: list[float] = []
         self.errors: list[str] = []
         self.resent: list[str] = []
 
@@ -168,7 +171,8 @@ async def drive(urls: list[str], visitors: int, seconds: float, pushes: Operator
         raise RuntimeError(f"{len(phases.errors)} visitors failed, e.g. {phases.errors[:3]}")
     lat = phases.latencies
     return {"rate": len(lat) / elapsed, "p50": percentile(lat, 50) * 1000, "p99": percentile(lat, 99) * 1000,
-            "done": len(lat), "resent": len(phases.resent), "seconds": elapsed}
+            "done": len(lat), "resent": len(phases.resent), "seconds": elapsed,
+            "ack_p50": percentile(phases.acks, 50) * 1000 if phases.acks else None}
 
 
 async def run_echo(visitors: int, seconds: float) -> dict:
@@ -211,13 +215,14 @@ def _figures(label: str, desk: dict, echo: dict, visitors: int) -> list[dict]:
 
 def _summary(label: str, r: dict) -> None:
     extra = f", {r['assigned']} of {r['tickets']} tickets assigned to the operator" if "assigned" in r else ""
+    extra += f", ack p50 {r['ack_p50']:.1f} ms" if r["ack_p50"] is not None else ""
     log(f"  {label}: {r['done']} messages in {r['seconds']:.1f} s = {r['rate']:.0f}/s, p50 {r['p50']:.1f} ms, "
         f"p99 {r['p99']:.1f} ms, {r['resent']} resent{extra}")
 
 
 async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     raise_fd_limit()
-    visitors, seconds = (100, 3.0) if quick else (VISITORS, 20.0)
+    visitors, seconds = (100, 3.0) if quick else (VISITORS, 15.0)
     figures = []
     log(f"web chat: echo anchor, {visitors} visitors, {seconds:.0f} s...")
     echo = await run_echo(visitors, seconds)
@@ -251,7 +256,7 @@ def measure(quick: bool, database_url: str | None) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.webchat", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 visitors for 3 s instead of 500 for 20 s")
+    parser.add_argument("--quick", action="store_true", help="100 visitors for 3 s instead of 500 for 15 s")
     parser.add_argument("--database-url", default="", help="also measure on this PostgreSQL server "
                         "(a database <name>_bench_webchat is dropped and created there)")
     args = parser.parse_args()
