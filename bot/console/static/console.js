@@ -324,6 +324,14 @@
 
   /* ---- page behaviour ---- */
 
+  // The language switcher saves on choosing; its button stays for browsers without scripts.
+  var switcher = document.getElementById("language-switch");
+  if (switcher) {
+    switcher.querySelector("select").addEventListener("change", function () { switcher.submit(); });
+    var save = document.getElementById("language-save");
+    if (save) save.hidden = true;
+  }
+
   document.addEventListener("click", function (event) {
     var row = event.target.closest(".ticket-row");
     if (row && !event.target.closest("a") && row.dataset.href) location.href = row.dataset.href;
