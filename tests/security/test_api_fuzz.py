@@ -21,7 +21,7 @@ from schemathesis.core.failures import FailureGroup
 from tests.console.api_client import desk_api, new_ticket  # noqa: F401 (desk_api is a fixture)
 
 CHECKS = [negative_data_rejection, not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 20
+EXAMPLES = 12
 
 
 def fuzz(base_url: str, token: str, pinned: dict[str, object], statuses: Counter) -> list[str]:

@@ -64,7 +64,7 @@ frames = st.one_of(
     json_values)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(frame=frames)
 def test_any_webchat_frame_parses_or_is_refused_with_a_code(frame):
     try:
@@ -126,7 +126,7 @@ updates = st.one_of(
     json_values)
 
 
-@settings(max_examples=400)
+@settings(max_examples=250)
 @given(update=updates)
 def test_any_telegram_update_is_a_message_or_a_stated_ignore(update):
     result = telegram_normalize(update, "telegram", NOW)
