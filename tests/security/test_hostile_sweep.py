@@ -165,7 +165,7 @@ async def test_hostile_input_from_every_door_is_inert_on_every_page(hostile_desk
         originals = list((await s.execute(select(Message.id).where(Message.channel == "email", Message.direction == "in"))).scalars())
     paths = ["/console", "/console?scope=all&status=all", *(f"/console/tickets/{n}" for n in numbers.values()),
              "/console/complaints", "/console/complaints?status=all", "/console/complaints/C-1001", "/console/follow-ups",
-             "/console/follow-ups?status=all", f"/console/digest?from={yesterday}&to={today}", "/console/alerts",
+             "/console/follow-ups?status=all", f"/console/digest?from={yesterday}&to={today}", "/console/unanswered", "/console/alerts",
              "/console/operators", *(f"/console/messages/{i}/original" for i in originals)]
     async with await server.logged_in("olga") as http:
         pages = {path: await page(http, server.url + path) for path in paths}
@@ -220,3 +220,16 @@ async def test_active_files_are_only_ever_downloads(hostile_desk, fake_api):
                 assert r.headers["Content-Disposition"].startswith("attachment;")
                 assert r.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
                 assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_scripts_that_show_client_text_never_parse_it_as_html():
+    """The widget and console.js put texts in as text nodes; none of the HTML-parsing sinks may appear."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = [*root.glob("channels/webchat/static/*.js"), *root.glob("bot/console/static/*.js")]
+    assert len(scripts) >= 3
+    sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setTimeout\(\s*['\"]")
+    for script in scripts:
+        found = sinks.findall(script.read_text(encoding="utf-8"))
+        assert not found, f"{script.name}: {found}"
