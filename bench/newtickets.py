@@ -191,7 +191,8 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
             peer, peer_failed = await measure_peer(n_peer, budget)
             if peer_failed:
                 note = f"peer requests failed: {_reasons(peer_failed)}; "
-        except (RuntimeError, OSError, aiohttp.ClientError, subprocess.TimeoutExpired) as exc:
+        except (RuntimeError, OSError, ValueError, KeyError, aiohttp.ClientError, asyncio.TimeoutError,
+                subprocess.TimeoutExpired) as exc:
             note = f"anchor missing: django-helpdesk could not be measured ({exc})"
             print(f"newtickets: {note}", file=sys.stderr)
     targets = [("SQLite", None)] + ([("PostgreSQL", database_url)] if database_url else [])
