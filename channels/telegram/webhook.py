@@ -38,7 +38,7 @@ class WebhookEndpoint:
             return web.json_response({"ok": False, "error": "too large"}, status=413)
         try:
             update = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting fits well under the size limit
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
         try:
             await self.pipeline.handle(update)
