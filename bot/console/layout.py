@@ -31,7 +31,8 @@ def N_(text: str) -> str:
 # What console.js writes itself; it reads them translated from <body data-texts> (no inline script: CSP).
 JS_TEXTS = (N_("live"), N_("offline"), N_("unassigned"), N_("auto-reply"), N_("edited"), N_("Quoted text and signature"),
             N_("View original"), N_("Internal note"), N_("never sent to the client"), N_("The client is typing…"),
-            N_("{name} is typing…"), N_("An operator"), N_("new"), N_("open"), N_("waiting"), N_("resolved"), N_("closed"))
+            N_("{name} is typing…"), N_("An operator"), N_("new"), N_("open"), N_("waiting"), N_("resolved"), N_("closed"),
+            N_("(no subject)"), N_("Client"), N_("Bot"), N_("System"), N_("Operator"))
 # Values shown as they are stored (statuses, roles, priorities, severities, lights): templates show `_(value)`.
 VALUE_TEXTS = (N_("received"), N_("investigating"), N_("operator"), N_("supervisor"), N_("manager"), N_("admin"),
                N_("low"), N_("normal"), N_("high"), N_("urgent"), N_("medium"), N_("critical"), N_("green"),
@@ -61,7 +62,8 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     gettext = console_translator(language).gettext
     response = render(
         f"console/{template}", status, _=gettext, lang=language, js_texts={text: gettext(text) for text in JS_TEXTS},
-        console_languages=language_choices(language), desk_name=desk.settings.desk.name, visit=visit,
+        console_languages=language_choices(language),
+        authors={"client": gettext("Client"), "bot": gettext("Bot"), "system": gettext("System"), "operator": gettext("Operator")}, desk_name=desk.settings.desk.name, visit=visit,
         path=context.pop("path", request.path),
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)
     response.headers["Cache-Control"] = "no-store"

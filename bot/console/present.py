@@ -15,11 +15,14 @@ def when(moment: datetime | None, zone: tzinfo) -> str:
 
 
 def ticket_dict(row: TicketRow, zone: tzinfo) -> dict:
-    """A ticket as the console shows it; never the client's public id (it opens their chat)."""
+    """A ticket as the console shows it; never the client's public id (it opens their chat).
+
+    A missing subject or client name is "": the page or script shows its own word for it, in the viewer's language.
+    """
     return {
-        "number": row.number, "subject": row.subject or "(no subject)", "status": row.status,
+        "number": row.number, "subject": row.subject or "", "status": row.status,
         "priority": row.priority, "language": row.language, "channel": row.channel, "queue": row.queue,
-        "assignee": row.assignee or "", "assignee_id": row.assignee_id, "client": row.client_name or "Client",
+        "assignee": row.assignee or "", "assignee_id": row.assignee_id, "client": row.client_name or "",
         "created": when(row.created_at, zone), "last": when(row.last_message_at, zone),
         "last_iso": row.last_message_at.isoformat(),
     }
@@ -28,12 +31,13 @@ def ticket_dict(row: TicketRow, zone: tzinfo) -> dict:
 def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dict:
     """One message of the history; outbound ones carry their delivery status and its reason."""
     outbound = m.direction == "out"
+    # "" where the console names the author itself (the bot, the desk, an unnamed client), in the viewer's language.
     if m.author_kind == "client":
-        author_name = client_name or "Client"
+        author_name = client_name or ""
     elif m.operator is not None:
         author_name = m.operator.display_name
     else:
-        author_name = {"bot": "Bot", "system": "System"}.get(m.author_kind, m.author_kind)
+        author_name = ""
     return {
         "id": m.id, "ticket": number, "author": m.author_kind, "author_name": author_name, "channel": m.channel,
         "outbound": outbound, "text": m.text, "at": when(m.created_at, zone),
@@ -45,7 +49,7 @@ def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dic
 
 
 def note_dict(n: Note, number: int, zone: tzinfo) -> dict:
-    return {"id": n.id, "ticket": number, "author_name": n.operator.display_name if n.operator else "Operator",
+    return {"id": n.id, "ticket": number, "author_name": n.operator.display_name if n.operator else "",
             "text": n.text, "at": when(n.created_at, zone)}
 
 

@@ -8,6 +8,7 @@
   var ticketNumber = ticketPage ? Number(ticketPage.dataset.number) : null;
   var followUps = document.getElementById("follow-ups");  // the Follow-ups page
   var ACTIVE = ["new", "open", "waiting"];
+  var AUTHORS = { client: "Client", bot: "Bot", system: "System", operator: "Operator" };  // unnamed authors
   var socket = null;
   var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
   var retryMs = 1000;
@@ -64,10 +65,10 @@
     link.href = href;
     num.appendChild(link);
     tr.appendChild(num);
-    var subject = el("td", "subject", t.subject);
+    var subject = el("td", "subject", t.subject || say("(no subject)"));
     subject.title = t.subject;
     tr.appendChild(subject);
-    tr.appendChild(el("td", "client", t.client));
+    tr.appendChild(el("td", "client", t.client || say("Client")));
     var channel = el("td");
     channel.appendChild(el("span", "channel", t.channel));
     tr.appendChild(channel);
@@ -127,7 +128,7 @@
     li.dataset.id = String(Number(m.id));
     li.dataset.author = m.author;
     var meta = el("div", "meta");
-    meta.appendChild(el("span", "author", m.author_name));
+    meta.appendChild(el("span", "author", m.author_name || say(AUTHORS[m.author] || m.author)));
     meta.appendChild(el("span", "channel", m.channel));
     meta.appendChild(el("time", null, m.at));
     li.appendChild(meta);
@@ -171,7 +172,7 @@
     li.dataset.id = String(Number(n.id));
     var meta = el("div", "meta");
     meta.appendChild(el("span", "label", say("Internal note") + " · " + say("never sent to the client")));
-    meta.appendChild(el("span", "author", n.author_name));
+    meta.appendChild(el("span", "author", n.author_name || say("Operator")));
     meta.appendChild(el("time", null, n.at));
     li.appendChild(meta);
     li.appendChild(el("div", "text", n.text));
