@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.access import Viewer
+from bot.actions.choice import choose
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.errors import InvalidInput, NotFound
 from bot.events import TicketChanged
@@ -31,13 +31,11 @@ from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
 from bot.storage.models import AuditEvent, OfferRefusal, Operator, Queue, Ticket, operator_queues, utcnow
 from router.assign import (
-    OFFLINE, ONLINE, STATUSES, Candidate, TicketFacts, capacity_for, choose_operator, offer_timeout, search_order,
-    settled, step_action,
+    OFFLINE, ONLINE, STATUSES, TicketFacts, capacity_for, offer_timeout, step_action,
 )
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 4
-PAGE = 32  # operators read per page when choosing; later pages double
 
 
 class _Stale(Exception):
@@ -66,48 +64,6 @@ async def _versioned(unit: Unit, ticket: Ticket, values: dict, *conditions) -> N
         .values(**values).execution_options(synchronize_session=False))).rowcount
     if done != 1:
         raise _Stale()
-
-
-async def _choose(unit: Unit, desk: Desk, ticket: Ticket, facts: TicketFacts, policy, now: datetime,
-                  excluded: set[int]) -> Candidate | None:
-    """The policy's choice among the queue's present operators, read in pages of the policy's order.
-
-    Loads come from the trigger-kept operator_loads, so a decision reads a few dozen operators
-    instead of counting every open ticket; `settled` says when later pages cannot change it.
-    """
-    s, settings = unit.session, desk.settings
-    page = partial(rq.operator_page, s, ticket.queue_id, now, settings.router.assignment.presence_grace_seconds,
-                   channel=ticket.channel, ticket_id=ticket.id, refused_since=ticket.queued_at)
-    collected: dict[int, Candidate] = {}
-    order = search_order(policy)
-    exact = await rq.loads(s, now, queue_id=ticket.queue_id) if order is None else None
-
-    def take(rows: list[tuple]) -> None:
-        for op_id, level, languages, capacity, last, _floor, held, on_channel in rows:
-            if op_id in excluded:
-                continue
-            # Paged, only the ticket's channel and the total matter (free room, least busy): the
-            # rest of the load is kept under "" so the total stays right.
-            load = exact.get(op_id, {}) if exact is not None else {ticket.channel: on_channel, "": held - on_channel}
-            collected[op_id] = Candidate(op_id, level or 1, frozenset(languages or ()), capacity_of(settings, capacity),
-                                         load, ONLINE, last)
-
-    if policy.strategy == "sticky" and facts.preferred:
-        take(await page(order="load", only_ids=facts.preferred))
-    if order is None:
-        take(await page(order="load"))
-        return choose_operator(facts, list(collected.values()), policy)
-    offset, size = 0, PAGE
-    while True:
-        rows = await page(order=order, offset=offset, limit=size)
-        take(rows)
-        choice = choose_operator(facts, list(collected.values()), policy)
-        if len(rows) < size:
-            return choice
-        op_id, level, _languages, _capacity, last, floor, _held, _on_channel = rows[-1]
-        if settled(choice, Candidate(op_id, level or 1, load={"": floor}, last_assigned_at=last), facts, policy):
-            return choice
-        offset, size = offset + size, size * 2
 
 
 async def _facts(unit: Unit, ticket: Ticket, queue: str, policy, now: datetime) -> TicketFacts:
@@ -159,7 +115,7 @@ async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement |
         facts = await _facts(unit, ticket, queue, policy, now)
         excluded: set[int] = set()
         while True:
-            choice = await _choose(unit, desk, ticket, facts, policy, now, excluded)
+            choice = await choose(unit, desk, ticket, facts, policy, now, excluded)
             if choice is None:
                 return None
             if await _has_room(unit, desk, choice.id, ticket.channel, now):
@@ -194,7 +150,7 @@ async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = 
         policy = queue_policy(desk.settings, queue)
         if policy.strategy == "manual":
             return None
-        choice = await _choose(unit, desk, ticket, await _facts(unit, ticket, queue, policy, now), policy, now, set())
+        choice = await choose(unit, desk, ticket, await _facts(unit, ticket, queue, policy, now), policy, now, set())
         return choice.id if choice else None
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.actions import assignment
+from bot.actions import choice
 from bot.actions.assignment import assign_ticket, preview_assignment, set_operator_status
 from bot.actions.operators import viewer_of
 from bot.actions.routing import route_ticket
@@ -80,7 +80,7 @@ async def test_kept_loads_follow_every_change_of_who_holds_a_ticket(desk):
 
 
 async def test_the_choice_reads_further_pages_until_nobody_later_can_beat_it(desk, monkeypatch):
-    monkeypatch.setattr(assignment, "PAGE", 2)
+    monkeypatch.setattr(choice, "PAGE", 2)
     now = utcnow()
     english = [await add_operator(desk, f"en{i}", now=now) for i in range(4)]
     german = await add_operator(desk, "de0", languages=("de",), now=now)
