@@ -4,7 +4,7 @@
 
 Desk side: a running `helpline run`; each visitor opens the chat socket, says hello without a
 token (a new visitor), sends one message and waits for its ack (sent only after the commit that
-creates the client and the ticket; the router then places it). Peer side: django-helpdesk 2.6
+creates the client and the ticket); the run ends when the router has placed every ticket. Peer side: django-helpdesk 2.6
 under gunicorn (2 sync workers, one per core) on SQLite, `POST /helpdesk/api/tickets/` with a
 staff user's token, answered 201. Both sides get the same number of concurrent clients, each
 sending its next request as soon as the previous one was answered.
@@ -32,6 +32,7 @@ from bench.deskproc import ROOT, BenchDesk, figure, free_port, print_figures
 
 CLIENTS = 20
 PEER_WORKERS = 2  # gunicorn sync workers, one per core of this machine
+ROUTED = "SELECT COUNT(DISTINCT ticket_id) FROM routing_decisions"
 PEER_VENV = ROOT / "bench" / ".peer-venv"
 PEER_PROJECT = ROOT / "bench" / "peer_helpdesk"
 DESK_CONFIG = """
@@ -94,6 +95,14 @@ async def _visitor(http: aiohttp.ClientSession, base: str, i: int, run: str) -> 
     return "socket closed"
 
 
+async def _wait_routed(desk: BenchDesk, count: int, deadline: float) -> None:
+    """Until the router has placed every acknowledged ticket (its decisions are rows in the desk's database)."""
+    while await desk.count(ROUTED) < count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the router placed fewer than {count} tickets in time: {desk.log_tail()}")
+        await asyncio.sleep(0.02)  # read until the rows are there; the desk has no other signal for it
+
+
 async def measure_desk(n: int, database_url: str | None, budget: float = 600.0) -> tuple[float, Counter]:
     """Tickets/s through a running desk's web chat; returns (rate, failures by reason)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,8 +112,11 @@ async def measure_desk(n: int, database_url: str | None, budget: float = 600.0) 
             connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
             async with aiohttp.ClientSession(connector=connector) as http:
                 await _run_clients(CLIENTS, lambda i: _visitor(http, desk.base, i, "warm"))  # first connections, imports
-                seconds, done, failures = await _run_clients(n, lambda i: _visitor(http, desk.base, i, "run"),
-                                                             budget)
+                routed_before = await desk.count(ROUTED)
+                start = time.perf_counter()
+                _, done, failures = await _run_clients(n, lambda i: _visitor(http, desk.base, i, "run"), budget)
+                await _wait_routed(desk, routed_before + done, start + budget + 60)
+                seconds = time.perf_counter() - start
         finally:
             await desk.stop()
     return done / seconds, failures

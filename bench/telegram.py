@@ -193,7 +193,7 @@ def echo_bot(url: str) -> None:
 
 
 async def _measure(quick: bool, database_url: str | None) -> list[dict]:
-    n = 200 if quick else 1500
+    n = 200 if quick else 1000
     print(f"telegram: bare aiogram echo bot, {n} updates...", file=sys.stderr)
     anchor = await measure_echo(n)
     anchor_name = "bare aiogram 3 echo bot (Dispatcher + one handler, default polling), same fake Bot API server"
