@@ -4,9 +4,10 @@
 
 The fake Bot API server (tests/fakes/telegram_api.py) runs in this process and holds a stream of
 text messages, each from a new private chat. Desk side: `helpline run` with its Telegram channel
-pointed at the fake server polls them; the run ends when every update is confirmed (the desk
-confirms an update only after it is committed) and every chat got the bot's answer (queued in the
-outbox by the same desk and sent through sendMessage). Anchor: a bare aiogram echo bot
+pointed at the fake server polls them, with the bot on; the run ends when every update is
+confirmed (the desk confirms an update only after it is committed) and the bot's answer to every
+chat is queued (an outbox row, read from the desk's database; the outbox worker sends it later,
+within Telegram's rate limits, so sending is not timed). Anchor: a bare aiogram echo bot
 (Dispatcher, one message handler answering with sendMessage, default polling) in its own process;
 its run ends when every chat got its echo. Both are timed from the moment the updates are handed
 to the fake server, with the bot already polling.
