@@ -7,7 +7,6 @@ documented error, and what it keeps must be storable (no NUL, no lone surrogate,
 from __future__ import annotations
 
 import json
-import string
 from datetime import datetime, timezone
 
 import pytest
