@@ -149,15 +149,17 @@ def _figures(label: str, scale: str, desk: dict, anchor: dict) -> list[dict]:
     figures = []
     for key, what in (("list", "ticket list"), ("ticket", "ticket with 1,000 messages")):
         p50, p99, size, cpu = desk[key]
-        a50, a99, _, a_cpu = anchor[size]
+        a50, a99, _, _ = anchor[size]
         name = f"aiohttp static page of the same size ({size // 1024} KiB), same client"
         figures.append(figure(f"console {what} p50 ({label}, {scale})", p50, "ms", name + ", p50 ms", a50,
                               f"value < {TARGET_MS:.0f} ms", p50 < TARGET_MS, 2))
         figures.append(figure(f"console {what} p99 ({label}, {scale})", p99, "ms", name + ", p99 ms", a99,
                               f"value < {TARGET_MS:.0f} ms", p99 < TARGET_MS, 2))
-        figures.append(figure(f"console {what}: server CPU per request ({label}, {scale})", cpu, "ms",
-                              name + ", CPU ms per request", a_cpu, "no target (what p50/p99 cost without the "
-                              "machine's other load)", True, 2))
+        # Judged alone: the anchor's CPU per request is below /proc's 10 ms tick over a few hundred requests.
+        figures.append({"name": f"console {what}: server CPU per request ({label}, {scale})", "value": round(cpu, 2),
+                        "unit": "ms", "anchor": None, "ratio": None,
+                        "target": f"value < {TARGET_MS:.0f} ms (the page's cost without the machine's other load)",
+                        "met": cpu < TARGET_MS})
     return figures
 
 
