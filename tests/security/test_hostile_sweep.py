@@ -233,3 +233,25 @@ def test_the_scripts_that_show_client_text_never_parse_it_as_html():
     for script in scripts:
         found = sinks.findall(script.read_text(encoding="utf-8"))
         assert not found, f"{script.name}: {found}"
+
+
+async def test_mime_bombs_over_smtp_are_stored_within_the_limits_and_the_receiver_keeps_serving(hostile_desk):
+    server, desk = hostile_desk, hostile_desk.desk
+    nested = b"".join(b'Content-Type: multipart/mixed; boundary="n%d"\r\n\r\n--n%d\r\n' % (i, i) for i in range(500))
+    parts = b"".join(b"--p\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(5000))
+    bombs = {
+        "<deep@example.com>": nested + b"Content-Type: text/plain\r\n\r\ndeep inside\r\n",
+        "<wide@example.com>": b'Content-Type: multipart/mixed; boundary="p"\r\n\r\n' + parts + b"--p--\r\n",
+    }
+    for message_id, body in bombs.items():
+        head = f"From: bomber@example.com\r\nTo: support@{DOMAIN}\r\nSubject: bomb\r\nMessage-ID: {message_id}\r\n".encode()
+        await aiosmtplib.send(head + body, sender="bomber@example.com", recipients=[f"support@{DOMAIN}"],
+                              hostname="127.0.0.1", port=server.smtp_port, start_tls=False, timeout=30)
+    await aiosmtplib.send(f"From: calm@example.com\r\nTo: support@{DOMAIN}\r\nSubject: hello\r\n\r\nJust a question.\r\n",
+                          sender="calm@example.com", recipients=[f"support@{DOMAIN}"],
+                          hostname="127.0.0.1", port=server.smtp_port, start_tls=False, timeout=30)
+    async with desk.sessions() as s:
+        stored = dict((await s.execute(select(Message.external_id, Message.text).where(Message.channel == "email"))).all())
+    assert "nested too deeply" in stored["deep@example.com"] or "stored as raw text" in stored["deep@example.com"]
+    assert "too many parts" in stored["wide@example.com"] or "parts; the rest were left out" in stored["wide@example.com"]
+    assert any(text == "Just a question." for text in stored.values())
