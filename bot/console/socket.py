@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from aiohttp import WSMsgType, web
 from yarl import URL
 
+from bot.actions.audit import record_read
 from bot.actions.operators import session_viewer
 from bot.console.auth import current_visit
 from bot.console.live import HUB, SESSION_CLOSED, Connection
@@ -115,6 +116,8 @@ async def _watch(request: web.Request, conn: Connection, number: int | None, aft
         conn.saw(row.id)
         missed = await queries.ticket_messages(s, row.id, after_id=after, limit=200) if after else []
         states = await queries.delivery_states(s, row.id)
+    if missed:  # the catch-up shows the client's messages: a read like the ticket page's
+        await record_read(request.app[DESK], conn.viewer.id, "live", ticket_id=row.id)
     await conn.send({"type": "watching", "ticket": row.number})
     await conn.send({"type": "ticket", "ticket": ticket_dict(row, hub.zone), "mine": is_mine(row, conn.viewer)})
     for m in missed:
