@@ -21,7 +21,8 @@ def cmd_audit(args) -> int:
               "from the console, the API and downloads)")
         return 0
     for e in entries:
-        what = f"read ticket {e.ticket_number} ({e.via})" if e.kind == "client_read" else e.kind.removeprefix("client_")
+        read = f"read ticket {e.ticket_number}" if e.ticket_number is not None else "read the client's record"
+        what = f"{read} ({e.via})" if e.kind == "client_read" else e.kind.removeprefix("client_")
         print(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.who:<24} {what}")
     readers = {e.who for e in entries if e.kind == "client_read"}
     print(f"client {args.client}: {len(entries)} entries; {len(readers)} operator(s) read their data "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 
 from bot.actions.context import Desk, unit_of_work
 from bot.errors import NotFound
@@ -20,23 +20,30 @@ READ_WINDOW = timedelta(hours=1)
 
 
 async def record_read(desk: Desk, operator_id: int, via: str, *, ticket_id: int | None = None,
-                      attachment_id: int | None = None) -> bool:
-    """Note that an operator read a ticket's client data; False when an earlier row this hour covers it."""
+                      attachment_id: int | None = None, client_id: int | None = None) -> bool:
+    """Note that an operator read a ticket's (or, by `client_id` alone, a client's) data.
+
+    False when the ticket or client does not exist or an earlier row this hour covers the read.
+    """
     async with unit_of_work(desk) as unit:
         s = unit.session
         if ticket_id is None and attachment_id is not None:
             ticket_id = (await s.execute(
                 select(Message.ticket_id).join(StoredAttachment, StoredAttachment.message_id == Message.id)
                 .where(StoredAttachment.id == attachment_id))).scalar_one_or_none()
-        client_id = (await s.execute(select(Ticket.client_id).where(Ticket.id == ticket_id))).scalar_one_or_none() \
-            if ticket_id is not None else None
+        if ticket_id is not None:
+            client_id = (await s.execute(select(Ticket.client_id).where(Ticket.id == ticket_id))).scalar_one_or_none()
+        elif client_id is not None and await s.get(Client, client_id) is None:
+            client_id = None
         if client_id is None:
             return False
         now = utcnow()
-        recent = (await s.execute(select(AuditEvent.id).where(
-            AuditEvent.kind == READ, AuditEvent.operator_id == operator_id, AuditEvent.ticket_id == ticket_id,
-            AuditEvent.at > now - READ_WINDOW).limit(1))).first()
-        if recent:
+        covered = select(AuditEvent.id).where(AuditEvent.kind == READ, AuditEvent.operator_id == operator_id,
+                                              AuditEvent.at > now - READ_WINDOW)
+        # A read of the client alone (no ticket) is throttled per client instead of per ticket.
+        covered = covered.where(AuditEvent.ticket_id == ticket_id) if ticket_id is not None else covered.where(
+            AuditEvent.ticket_id.is_(None), AuditEvent.data["client_id"].as_integer() == client_id)
+        if (await s.execute(covered.limit(1))).first():
             return False
         s.add(AuditEvent(at=now, kind=READ, operator_id=operator_id, ticket_id=ticket_id,
                          data={"client_id": client_id, "via": via}))
@@ -61,6 +68,11 @@ async def client_audit(desk: Desk, client_id: int, limit: int = 1000) -> list[Au
             select(AuditEvent, Operator.username, Ticket.number)
             .join(Ticket, Ticket.id == AuditEvent.ticket_id).outerjoin(Operator, Operator.id == AuditEvent.operator_id)
             .where(AuditEvent.kind == READ, Ticket.client_id == client_id)
+            .order_by(AuditEvent.at.desc()).limit(limit))).all()
+        reads += (await s.execute(
+            select(AuditEvent, Operator.username, null()).outerjoin(Operator, Operator.id == AuditEvent.operator_id)
+            .where(AuditEvent.kind == READ, AuditEvent.ticket_id.is_(None),
+                   AuditEvent.data["client_id"].as_integer() == client_id)
             .order_by(AuditEvent.at.desc()).limit(limit))).all()
         requests = (await s.execute(
             select(AuditEvent).where(AuditEvent.kind.in_(PRIVACY_KINDS), AuditEvent.data["client_id"].as_integer() == client_id)

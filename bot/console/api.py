@@ -169,6 +169,7 @@ async def reply(request: web.Request, spec: dict) -> web.Response:
 @operation("get", "/api/v1/tickets/{number}/notes")
 async def list_notes(request: web.Request, spec: dict) -> web.Response:
     row = await _ticket(request)
+    await record_read(request.config_dict[DESK], request[VIEWER].id, "api", ticket_id=row.id)
     async with request.config_dict[DESK].sessions() as s:
         notes = await queries.ticket_notes(s, row.id)
     return _json({"notes": [note_json(n) for n in notes]})

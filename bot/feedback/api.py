@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.actions.audit import record_read
 from bot.actions.segments import pin_segment
 from bot.console.api import VIEWER, operation
 from bot.console.api_schema import ApiError, parse_body, utc
@@ -36,7 +37,10 @@ async def _read(request: web.Request, client_id: int) -> dict:
 async def get_segment(request: web.Request, spec: dict) -> web.Response:
     if not sees_register(request[VIEWER]):
         raise ApiError(403, "forbidden", "only supervisors, managers and admins read client segments")
-    return web.json_response(await _read(request, _client_id(request)))
+    body = await _read(request, _client_id(request))
+    # A segment (and its tags and reason) is personal data about the client: reads are audited.
+    await record_read(request.config_dict[DESK], request[VIEWER].id, "segment", client_id=body["client_id"])
+    return web.json_response(body)
 
 
 @operation("post", PATH)
