@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from bot.actions.assignment import (
 )
 from bot.actions.context import Desk
 from bot.actions.routing import route_ticket, tickets_to_route
-from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla
+from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla, sync_tickets_sla
 from bot.events import MessageReceived, TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
 from bot.storage.models import Ticket, utcnow
@@ -35,6 +35,40 @@ WAKE_ON = {"resolved", "reopened", "transferred", "offer_rejected", "offer_expir
 RESYNC_ON = {"replied", "resolved", "reopened", "transferred", "client_answered"}
 
 
+class Coalescer:
+    """Runs `work(ids)` on whatever ids were submitted while the previous run was busy; one id once a run.
+
+    `submit` returns after a run that started after the submission has finished, so a caller (and
+    bus.drain()) still waits for its own work.
+    """
+
+    def __init__(self, work: Callable[[set[int]], Awaitable[None]]):
+        self.work = work
+        self._pending: dict[int, list[asyncio.Future]] = {}
+        self._worker: asyncio.Task | None = None
+
+    async def submit(self, item: int) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._pending.setdefault(item, []).append(done)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._run())
+        await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                await self.work(set(batch))
+            except Exception:
+                logger.exception("a batch of %d failed", len(batch))
+            finally:
+                for futures in batch.values():
+                    for done in futures:
+                        if not done.done():
+                            done.set_result(None)
+
+
 class RoutingWorker:
     """One per process; `run_once(now)` is the whole durable pass (tests call it with their own clock)."""
 
@@ -45,6 +79,7 @@ class RoutingWorker:
         self.present = present
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._sla_batch = Coalescer(lambda ids: sync_tickets_sla(desk, ids))
         self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_message),
                                (TicketChanged, self._on_changed))
         for event_type, listener in self._subscriptions:
@@ -61,7 +96,7 @@ class RoutingWorker:
         if event.new_ticket and not self_service_holds_new_tickets(self.desk.settings):
             await self.place(event.ticket_id)
         else:
-            await sync_ticket_sla(self.desk, event.ticket_id)
+            await self._sla_batch.submit(event.ticket_id)
 
     async def _on_changed(self, event: TicketChanged) -> None:
         if event.ticket_id is not None and event.what == "transferred":

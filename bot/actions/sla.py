@@ -76,13 +76,40 @@ async def sync_ticket_sla(desk: Desk, ticket_id: int, now: datetime | None = Non
     """After something happened to a ticket (a message, a reply, a resolution, a move)."""
     now = now or utcnow()
     async with unit_of_work(desk) as unit:
-        ticket = await unit.session.get(Ticket, ticket_id)
-        if ticket is None or ticket.routed_at is None:
-            return
-        if ticket.status in ("resolved", "closed"):
-            await _clear(unit, ticket.id)
-            return
-        await sync_sla(unit, desk.settings, ticket, now)
+        await _sync_one(unit, desk.settings, ticket_id, now)
+
+
+async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) -> None:
+    """`sync_ticket_sla` for several tickets in one transaction (a burst of client messages costs one commit).
+
+    Tickets go in id order, so two processes syncing overlapping sets take row locks in the same
+    order; if the shared transaction fails, each ticket is synced again on its own.
+    """
+    ids = sorted(set(ticket_ids))
+    if len(ids) <= 1:
+        for ticket_id in ids:
+            await sync_ticket_sla(desk, ticket_id, now)
+        return
+    now = now or utcnow()
+    try:
+        async with unit_of_work(desk) as unit:
+            for ticket_id in ids:
+                await _sync_one(unit, desk.settings, ticket_id, now)
+                await unit.session.flush()
+    except Exception:
+        logger.info("a shared SLA sync of %d tickets failed; syncing them one by one", len(ids), exc_info=True)
+        for ticket_id in ids:
+            await sync_ticket_sla(desk, ticket_id, now)
+
+
+async def _sync_one(unit: Unit, settings: Settings, ticket_id: int, now: datetime) -> None:
+    ticket = await unit.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.routed_at is None:
+        return
+    if ticket.status in ("resolved", "closed"):
+        await _clear(unit, ticket.id)
+        return
+    await sync_sla(unit, settings, ticket, now)
 
 
 async def _clear(unit: Unit, ticket_id: int) -> None:

@@ -1,9 +1,9 @@
 """The live hub: turns bus events into websocket frames for the operators allowed to see them.
 
-Each event costs one or two queries (the ticket's row, the message or note), whatever the number
-of sockets; every socket's viewer is then checked with the same policy the pages use. Events are
-handled one at a time, in the order they were published, so a delivery frame never overtakes the
-message it is about. A new follow-up goes to the supervisors and managers whose Follow-ups page
+Events are pushed in batches by one worker, in the order they were published, so a delivery frame
+never overtakes the message it is about: whatever arrived while a batch was pushed is read with a
+few queries (the tickets' rows, the messages, the notes), whatever the number of events or sockets,
+and each frame is serialized once. Every socket's viewer is checked with the same policy the pages use. A new follow-up goes to the supervisors and managers whose Follow-ups page
 would list it.
 """
 from __future__ import annotations
@@ -54,10 +54,14 @@ class Connection:
         self.watching.pop(ticket_id, None)
 
     async def send(self, frame: dict) -> None:
+        await self.send_text(json.dumps(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send a frame serialized already (the hub serializes each push once, whatever the number of sockets)."""
         if self.ws.closed:
             return
         try:
-            await asyncio.wait_for(self.ws.send_str(json.dumps(frame)), SEND_TIMEOUT)
+            await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT)
         except asyncio.TimeoutError:
             # A socket that does not read would hold up everyone's pushes: drop it; the page reconnects.
             logger.info("closing a console socket of %s that stopped reading", self.viewer.username)
@@ -75,7 +79,8 @@ class Hub:
         self.zone = ZoneInfo(desk.settings.desk.time_zone)
         self.connections: set[Connection] = set()
         self.revalidate_seconds = 60.0
-        self._lock = asyncio.Lock()
+        self._pending: list[tuple[Event, asyncio.Future]] = []
+        self._worker: asyncio.Task | None = None
 
     def start(self) -> None:
         for event_type in EVENTS:
@@ -94,24 +99,48 @@ class Hub:
         await asyncio.gather(*(c.ws.close(code=SESSION_CLOSED, message=b"session ended") for c in doomed))
 
     async def on_event(self, event: Event) -> None:
+        """Queue the event for the hub's worker; returns once it was pushed (so bus.drain() waits for pushes)."""
         if not self.connections or event.ticket_id is None:
             return
-        message = note = None
-        async with self._lock:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((event, done))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name="console-hub")
+        await asyncio.shield(done)
+
+    async def _work(self) -> None:
+        # Whatever arrived while a batch was pushed is the next batch: a burst costs a few queries, not a few per event.
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._push([event for event, _ in batch])
+            except Exception:
+                logger.exception("pushing %d live events failed", len(batch))
+            finally:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _push(self, events: list[Event]) -> None:
+        """One read for the batch's tickets, messages and notes; then the frames in the events' order."""
+        message_ids = {e.message_id for e in events if isinstance(e, (MessageReceived, MessageQueued, MessageEdited))}
+        async with self.desk.sessions() as s:
+            rows = await queries.ticket_rows_by_ids(s, {e.ticket_id for e in events})
+            messages = await queries.messages_with_attachments(s, message_ids)
+            notes = {e.note_id: await queries.note_by_id(s, e.note_id) for e in events if isinstance(e, NoteAdded)}
+        told: set[int] = set()  # a ticket's row goes out once a batch: it is read once, after all of them
+        for event in events:
             if isinstance(event, FollowUpOpened):
                 await self._follow_up(event.follow_up_id)
-                return
-            async with self.desk.sessions() as s:
-                row = await queries.ticket_row_by_id(s, event.ticket_id)
-                if row is None:
-                    return
-                if isinstance(event, (MessageReceived, MessageQueued, MessageEdited)):
-                    message = await queries.message_with_attachments(s, event.message_id)
-                elif isinstance(event, NoteAdded):
-                    note = await queries.note_by_id(s, event.note_id)
+                continue
+            row = rows.get(event.ticket_id)
+            if row is None:
+                continue
             targets = list(self.connections)
-            if isinstance(event, (MessageReceived, MessageQueued, TicketChanged)):
+            if isinstance(event, (MessageReceived, MessageQueued, TicketChanged)) and row.id not in told:
+                told.add(row.id)
                 await self._ticket(row, targets)
+            message = messages.get(getattr(event, "message_id", None))
             if isinstance(event, (MessageReceived, MessageQueued)) and message:
                 frame = {"type": "message", "ticket": row.number,
                          "message": message_dict(message, row.number, row.client_name, self.zone)}
@@ -124,9 +153,9 @@ class Hub:
                 await self._to_watchers(row, targets, {"type": "delivery", "ticket": row.number,
                                                        "message_id": event.message_id, "status": event.status,
                                                        "error": event.error})
-            elif isinstance(event, NoteAdded) and note:
+            elif isinstance(event, NoteAdded) and notes.get(event.note_id):
                 await self._to_watchers(row, targets, {"type": "note", "ticket": row.number,
-                                                       "note": note_dict(note, row.number, self.zone)})
+                                                       "note": note_dict(notes[event.note_id], row.number, self.zone)})
             elif isinstance(event, ClientTyping):
                 await self._to_watchers(row, targets, {"type": "typing", "ticket": row.number, "who": "client"})
             elif isinstance(event, OperatorTyping):
@@ -147,21 +176,26 @@ class Hub:
     async def _ticket(self, row: queries.TicketRow, targets: list[Connection]) -> None:
         """The row to everyone who may see it; a "gone" to sockets that knew it and no longer may."""
         data = ticket_dict(row, self.zone)
+        texts: dict[bool, str] = {}  # serialized once per event: "mine" or not
         sends = []
         for c in targets:
             if c.viewer.can_see_ticket(row.queue_id, row.assignee_id):
                 c.saw(row.id)
-                sends.append(c.send({"type": "ticket", "ticket": data, "mine": is_mine(row, c.viewer)}))
+                mine = is_mine(row, c.viewer)
+                if mine not in texts:
+                    texts[mine] = json.dumps({"type": "ticket", "ticket": data, "mine": mine})
+                sends.append(c.send_text(texts[mine]))
             elif row.id in c.seen:
                 c.forget(row.id)
                 sends.append(c.send({"type": "gone", "ticket": row.number}))
         await asyncio.gather(*sends)
 
     async def _to_watchers(self, row, targets: list[Connection], frame: dict, skip_operator: int | None = None) -> None:
-        await asyncio.gather(*(
-            c.send(frame) for c in targets
-            if row.id in c.watching and c.viewer.id != skip_operator
-            and c.viewer.can_see_ticket(row.queue_id, row.assignee_id)))
+        watchers = [c for c in targets if row.id in c.watching and c.viewer.id != skip_operator
+                    and c.viewer.can_see_ticket(row.queue_id, row.assignee_id)]
+        if watchers:
+            text = json.dumps(frame)
+            await asyncio.gather(*(c.send_text(text) for c in watchers))
 
     async def _operator_typing(self, row, targets: list[Connection], operator_id: int) -> None:
         name = next((c.viewer.display_name for c in targets if c.viewer.id == operator_id), "An operator")

@@ -325,6 +325,14 @@ async def ticket_row_by_id(session, ticket_id: int) -> TicketRow | None:
     return TicketRow(*row) if row else None
 
 
+async def ticket_rows_by_ids(session, ticket_ids) -> dict[int, TicketRow]:
+    """Several ticket rows by id in one query, unfiltered (the live hub reads a batch of events at once)."""
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(_ticket_rows_query().where(Ticket.id.in_(list(ticket_ids))))
+    return {r.id: r for r in (TicketRow(*row) for row in rows)}
+
+
 async def client_ticket_rows(session, client_id: int) -> list[TicketRow]:
     """Every ticket of a client, newest first, unfiltered: the caller applies Viewer.can_see_ticket."""
     rows = await session.execute(_ticket_rows_query().where(Ticket.client_id == client_id).order_by(Ticket.id.desc()))
@@ -335,6 +343,15 @@ async def message_with_attachments(session, message_id: int) -> Message | None:
     return (await session.execute(
         select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
         .where(Message.id == message_id))).scalar_one_or_none()
+
+
+async def messages_with_attachments(session, message_ids) -> dict[int, Message]:
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .where(Message.id.in_(list(message_ids))))
+    return {m.id: m for m in rows.scalars()}
 
 
 async def note_by_id(session, note_id: int) -> Note | None:

@@ -188,3 +188,22 @@ async def test_an_open_socket_closes_once_its_operator_is_disabled(console):
         await set_operator_active(console.desk, "anna", False)
         msg = await ws.receive(timeout=10)
         assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 4401
+
+
+async def test_a_burst_of_messages_reaches_a_watcher_each_once_and_in_order(console):
+    """The hub pushes events in batches: every message of a burst still arrives once, oldest first."""
+    await console.add_operator("anna")
+    await console.client_writes("first", name="Jane")
+    async with await console.logged_in("anna") as s, await console.socket(s) as ws:
+        await ws.send_json({"type": "watch", "ticket": 1001, "after": 0})
+        assert await frame(ws, "watching") == {"type": "watching", "ticket": 1001}
+        receipts = await asyncio.gather(*(console.client_writes(f"burst {i}") for i in range(20)))
+        await console.desk.bus.drain()  # the hub's listener returns once its batch was pushed
+        await ws.send_json({"type": "ping"})
+        pushed, tickets = [], 0
+        while (got := await frame(ws))["type"] != "pong":
+            if got["type"] == "message":
+                pushed.append(got["message"]["id"])
+            tickets += got["type"] == "ticket"
+        assert pushed == sorted(r.message_id for r in receipts)
+        assert 1 <= tickets <= 21  # the row may be told once per batch, never missed
