@@ -32,7 +32,7 @@ def _when(moment: datetime | None, zone) -> str:
 
 
 def _row(c: fq.ComplaintRow, zone, now: datetime) -> dict:
-    return {"reference": c.reference, "ticket": c.ticket_number, "client": c.client_name or "Client", "queue": c.queue,
+    return {"reference": c.reference, "ticket": c.ticket_number, "client": c.client_name or "", "queue": c.queue,
             "channel": c.channel, "category": c.category, "severity": c.severity, "status": c.status, "source": c.source,
             "owner": c.owner or "", "owner_id": c.owner_id, "summary": c.summary, "resolution": c.resolution,
             "due": _when(c.due_at, zone), "due_date": c.due_at.astimezone(zone).date().isoformat(),
