@@ -117,11 +117,12 @@ class WebchatChannel:
             return await self.desk.conversation(CHANNEL, visitor, after)
         return fetch
 
-    async def catch_up(self, visitor: str) -> None:
-        """Push what was stored since each socket's cursor (a new message shows in every open tab)."""
+    async def catch_up(self, visitor: str, newest: int = 0) -> None:
+        """Push what was stored since each socket's cursor (a new message shows in every open tab);
+        ``newest``: a message id known to be stored, where the reading may stop."""
         fetch = self.fetcher(visitor)
         for conn in self.connections(visitor):
-            await conn.catch_up(fetch)
+            await conn.catch_up(fetch, newest)
 
     def public_limits(self) -> dict:
         return {"max_message_chars": self.settings.max_message_chars,

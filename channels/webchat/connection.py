@@ -61,10 +61,17 @@ class Connection:
         self.cursor = max(self.cursor, message_id)
         self.post(frame)
 
-    async def catch_up(self, fetch: Fetch) -> None:
-        """Push every stored message after the cursor, oldest first."""
+    async def catch_up(self, fetch: Fetch, newest: int = 0) -> None:
+        """Push every stored message after the cursor, oldest first.
+
+        ``newest`` is a message id known to be stored (the one just acknowledged): once a page
+        reaches it, the drain stops without asking for an empty page, since whatever is stored
+        after it is pushed by its own catch-up or send.
+        """
         async with self.lock:
-            await self._drain(fetch, self.cursor)
+            if newest and self.cursor >= newest:
+                return  # a concurrent catch-up already carried it
+            await self._drain(fetch, self.cursor, newest)
 
     async def replay(self, fetch: Fetch, after: int) -> None:
         """The resume: every message after ``after``, then ``synced``."""
@@ -73,12 +80,14 @@ class Connection:
             await self._drain(fetch, after)
             self.post({"type": "synced", "last_message_id": self.cursor})
 
-    async def _drain(self, fetch: Fetch, after: int) -> None:
-        # The desk answers in pages; keep asking until a page comes back empty.
+    async def _drain(self, fetch: Fetch, after: int, newest: int = 0) -> None:
+        # The desk answers in pages; keep asking until a page comes back empty or reaches `newest`.
         while entries := await fetch(after):
             for entry in entries:
                 self.push(entry_frame(entry, self.visitor))
             after = entries[-1].id
+            if newest and after >= newest:
+                return
 
     async def _write(self) -> None:
         while (frame := await self._queue.get()) is not None:

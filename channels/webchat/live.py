@@ -163,4 +163,4 @@ async def _message(chat: WebchatChannel, conn: Connection, message: ChatText, lo
         return
     # Acknowledge only now: the inbox has committed.
     conn.post({"type": "ack", "id": message.id, "message_id": receipt.message_id, "ticket": receipt.ticket_number})
-    await chat.catch_up(conn.visitor)
+    await chat.catch_up(conn.visitor, receipt.message_id)

@@ -69,6 +69,21 @@ async def test_each_message_goes_out_once_even_when_pushed_and_fetched():
     assert conn.cursor == 3
 
 
+async def test_a_catch_up_for_a_known_message_reads_no_empty_page_and_skips_what_was_carried():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    await conn.replay(paged([entries(1)])[0], after=0)
+    fetch, asked = paged([entries(2), entries(3, 4), entries(5)])
+    await conn.catch_up(fetch, newest=4)  # 4 was just acknowledged: stop on the page that holds it
+    assert asked == [1, 2]
+    await conn.catch_up(fetch, newest=3)  # a catch-up that came late finds it carried: no read at all
+    assert asked == [1, 2]
+    await conn.catch_up(fetch)  # without a known id it reads until an empty page, as before
+    await conn.close()
+    assert asked == [1, 2, 4, 5]
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 2, 3, 4, 5]
+
+
 async def test_a_stalled_socket_is_closed_instead_of_blocking(monkeypatch):
     monkeypatch.setattr(connection, "MAX_BACKLOG", 5)
     ws = FakeSocket(stalled=True)

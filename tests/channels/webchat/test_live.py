@@ -79,6 +79,27 @@ async def test_a_second_tab_of_the_same_visitor_sees_new_messages(chat):
     assert frame["message_id"] == ack["message_id"] and frame["client_id"] == "x1"
 
 
+async def test_every_message_reaches_each_tab_once_and_a_reconnect_repeats_none(chat):
+    tab1 = await chat.visitor()
+    tab2 = await chat.visitor(token=tab1.token)
+    acks = [await tab1.say(f"t{i}", f"message {i}") for i in range(5)]
+    ids = [a["message_id"] for a in acks]
+    # tab1 handles its frames in order (each message is pushed before its next frame is read);
+    # tab2 is pushed from tab1's handler, so wait for the last message there first.
+    await tab2.message(lambda f: f["message_id"] == ids[-1])
+    for tab in (tab1, tab2):
+        await tab.send({"type": "ping"})
+        await tab.next("pong")  # every frame the socket carried so far is in tab.frames now
+        assert [f["message_id"] for f in tab.frames if f["type"] == "message"] == ids
+    await tab1.ws.close()
+    resumed = await chat.visitor(token=tab1.token, last_seen=ids[2])
+    assert [f["message_id"] for f in resumed.history] == ids[3:]
+    ack = await resumed.say("t5", "after the reconnect")
+    await resumed.send({"type": "ping"})
+    await resumed.next("pong")
+    assert [f["message_id"] for f in resumed.frames if f["type"] == "message"] == ids[3:] + [ack["message_id"]]
+
+
 async def test_another_token_sees_nothing_of_the_conversation(chat):
     owner = await chat.visitor()
     await owner.say("secret", "my address is 1 Main Street")
