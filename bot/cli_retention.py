@@ -33,9 +33,16 @@ def cmd_run(args) -> int:
     if args.dry_run:
         print(f"dry run: {report.messages} message texts and {report.attachments} attachments would be removed; "
               "nothing changed")
+        if report.notes_and_feedback:
+            print(f"dry run: notes, survey comments and complaint texts of {report.notes_and_feedback} tickets would be cleared")
     else:
         print(f"retention applied: {report.messages} message texts erased, {report.attachments} attachments and "
               f"{report.files_removed} stored files removed on {len(report.tickets)} tickets; tickets and statistics kept")
+        if report.notes_and_feedback:
+            print(f"notes, survey comments and complaint texts cleared on {report.notes_and_feedback} tickets")
+        if report.files_deferred:
+            print(f"{report.files_deferred} stored files were taken by an identical upload moments ago: "
+                  "the desk removes them once no row names them")
     return 0
 
 

@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from bot.actions.context import Desk, unit_of_work
+from bot.actions.stored_files import remove_unreferenced
+from bot.actions.ticket_words import ERASED, erase_ticket_words
 from bot.errors import NotFound
 from bot.storage.models import (
     AuditEvent, ChannelIdentity, Client, Complaint, FollowUp, Message, Note, RoutingDecision, StoredAttachment, Survey,
@@ -20,7 +22,6 @@ from bot.storage.models import (
 )
 
 logger = logging.getLogger(__name__)
-ERASED = "[erased]"
 
 
 def _row(obj, *skip: str) -> dict:
@@ -58,16 +59,23 @@ async def export_client(desk: Desk, client_id: int, by: str) -> dict:
         surveys = (await s.execute(select(Survey).where(Survey.client_id == client_id))).scalars()
         complaints = (await s.execute(select(Complaint).where(Complaint.client_id == client_id))).scalars()
         questions = (await s.execute(select(UnansweredQuestion).where(UnansweredQuestion.ticket_id.in_(ids)))).scalars()
+        notes = list((await s.execute(select(Note).where(Note.ticket_id.in_(ids)).order_by(Note.id))).scalars())
+        follow_ups = (await s.execute(select(FollowUp).where(FollowUp.ticket_id.in_(ids)).order_by(FollowUp.id))).scalars()
+        edits = (await s.execute(select(AuditEvent).where(AuditEvent.kind == "message_edited", AuditEvent.ticket_id.in_(ids))
+                                 .order_by(AuditEvent.id))).scalars()
         s.add(AuditEvent(kind="client_exported", data={"client_id": client_id, "by": by}))
         return {
             "client": _row(client),
             "identities": [_row(i) for i in identities],
             "tickets": [{**_row(t, "public_id"), "messages": [
                 {**_row(m, "raw_key", "html_key"), "attachments": by_message.get(m.id, [])}
-                for m in messages if m.ticket_id == t.id]} for t in tickets],
+                for m in messages if m.ticket_id == t.id],
+                "notes": [_row(n) for n in notes if n.ticket_id == t.id]} for t in tickets],
             "surveys": [_row(v, "token_hash") for v in surveys],
             "complaints": [_row(c) for c in complaints],
             "unanswered_questions": [_row(q) for q in questions],
+            "follow_ups": [_row(f) for f in follow_ups],
+            "message_edits": [{"at": e.at.isoformat(), "ticket_id": e.ticket_id, **e.data} for e in edits],
         }
 
 
@@ -89,28 +97,23 @@ async def erase_client(desk: Desk, client_id: int, by: str) -> dict[str, int]:
         await s.execute(update(Message).where(Message.ticket_id.in_(ids)).values(
             text=ERASED, folded_text="", raw_key="", html_key="", choices=[]))
         await s.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(message_ids)))
-        await s.execute(update(Note).where(Note.ticket_id.in_(ids)).values(text=ERASED))
         await s.execute(update(Ticket).where(Ticket.client_id == client_id).values(subject="", source="", chat_id=ERASED))
         # Copies of the client's words kept for the bot's and the router's training.
         await s.execute(update(UnansweredQuestion).where(UnansweredQuestion.ticket_id.in_(ids)).values(question=ERASED))
         await s.execute(update(RoutingDecision).where(RoutingDecision.ticket_id.in_(ids)).values(text=""))
-        await s.execute(update(FollowUp).where(FollowUp.ticket_id.in_(ids)).values(detail=ERASED))
-        await s.execute(update(Survey).where(Survey.client_id == client_id).values(comment=""))
+        # Notes, survey comments, complaint and follow-up texts, form answers, edit history of the tickets;
+        # then what is tied to the client though not (or no longer) to one of their tickets.
+        counts["texts"] = await erase_ticket_words(s, ids)
+        await s.execute(update(Survey).where(Survey.client_id == client_id, Survey.comment != "").values(comment=""))
         await s.execute(update(Complaint).where(Complaint.client_id == client_id).values(summary=ERASED, resolution=""))
         counts["tickets"] = (await s.execute(select(func.count()).select_from(Ticket).where(Ticket.client_id == client_id))).scalar_one()
         s.add(AuditEvent(kind="client_erased", data={"client_id": client_id, "by": by, **counts}))
         await s.flush()
         keys = {f.storage_key for f in files} | set(originals)
-        # Files are stored once per content: keep one another client's message still points at.
-        shared = set((await s.execute(select(StoredAttachment.storage_key).where(StoredAttachment.storage_key.in_(keys)))).scalars())
-        shared |= {k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(
-            (Message.raw_key.in_(keys)) | (Message.html_key.in_(keys))))).all() for k in row}
-    removed = 0
-    for key in keys - shared:  # after commit: a failed transaction never loses a file it still names
-        try:
-            desk.files.path(key).unlink(missing_ok=True)
-            removed += 1
-        except Exception:  # a bad key or a read-only store: the rows no longer point at it
-            logger.warning("could not remove the erased file %s", key[:12])
-    counts["files_removed"] = removed
+    # After commit: a failed transaction never loses a file it still names, and a file another row
+    # (or an identical upload still in flight) uses stays (bot/actions/stored_files.py).
+    removal = await remove_unreferenced(desk, keys)
+    counts["files_removed"] = removal.removed
+    if removal.deferred:
+        logger.info("erasure of client %s: %d stored files are removed by the next sweep", client_id, removal.deferred)
     return counts

@@ -1,9 +1,11 @@
 """Retention: client words and files of long-resolved tickets are removed, the statistics stay.
 
 Message texts (with their folded parts, originals and the copies kept for training) of tickets
-resolved more than ``retention.messages_days`` ago become ``[erased]``, as an erasure leaves them;
+resolved more than ``retention.messages_days`` ago become ``[erased]``, as an erasure leaves them,
+and so do their notes, survey comments, complaint and follow-up texts (bot/actions/ticket_words.py);
 attachments of tickets resolved more than ``retention.attachments_days`` ago are deleted with
-their files. Ticket rows, numbers, queues, times, scores and routing labels stay for reports.
+their files once no row names them (bot/actions/stored_files.py). Ticket rows, numbers, queues,
+times, scores, complaint categories and routing labels stay for reports.
 Work goes in batches, one transaction each, so a long first run neither holds a lock for long
 nor loses what it finished when it is interrupted; a second run finds nothing more to do.
 """
@@ -18,6 +20,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from bot.actions.context import Desk, unit_of_work
 from bot.actions.privacy import ERASED
+from bot.actions.ticket_words import erase_ticket_words, words_left
+from bot.actions.stored_files import remove_unreferenced, sweep_files
 from bot.storage.models import (
     AuditEvent, Message, RoutingDecision, StoredAttachment, Ticket, UnansweredQuestion, utcnow,
 )
@@ -35,11 +39,14 @@ class RetentionReport:
     dry_run: bool = False
     messages: int = 0
     attachments: int = 0
+    notes_and_feedback: int = 0  # tickets whose notes, survey comments and complaint texts were cleared
     files_removed: int = 0
+    files_deferred: int = 0  # an identical upload took the file moments ago: removed by a later sweep
     tickets: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, int]:
-        return {"messages": self.messages, "attachments": self.attachments, "files_removed": self.files_removed,
+        return {"messages": self.messages, "attachments": self.attachments, "notes_and_feedback": self.notes_and_feedback,
+                "files_removed": self.files_removed,
                 "tickets": len(self.tickets)}
 
 
@@ -89,6 +96,24 @@ async def _erase_messages(desk: Desk, now: datetime, report: RetentionReport, pr
     return keys
 
 
+async def _erase_ticket_texts(desk: Desk, now: datetime, report: RetentionReport, progress: Progress) -> None:
+    """Clear notes, survey comments, complaint and follow-up texts of old tickets, in batches."""
+    pending = select(Ticket.id).where(_expired(desk.settings.retention.messages_days, now), words_left(Ticket.id))
+    total = await _count(desk, pending)
+    if report.dry_run or not total:
+        report.notes_and_feedback = total
+        return
+    while True:
+        async with unit_of_work(desk) as unit:
+            ids = list((await unit.session.execute(pending.order_by(Ticket.id).limit(BATCH))).scalars())
+            if not ids:
+                break
+            await erase_ticket_words(unit.session, ids)
+        report.notes_and_feedback += len(ids)
+        report.tickets |= set(ids)
+        progress("notes and feedback", report.notes_and_feedback, total)
+
+
 async def _delete_attachments(desk: Desk, now: datetime, report: RetentionReport, progress: Progress) -> set[str]:
     """Delete old attachment rows in batches; returns the files they pointed at."""
     days = desk.settings.retention.attachments_days
@@ -114,24 +139,6 @@ async def _delete_attachments(desk: Desk, now: datetime, report: RetentionReport
     return keys
 
 
-async def _remove_unreferenced(desk: Desk, keys: set[str]) -> int:
-    """Delete stored files no row names any more (content is stored once and may be shared)."""
-    removed = 0
-    for start in range(0, len(keys), BATCH):
-        chunk = sorted(keys)[start:start + BATCH]
-        async with desk.sessions() as s:
-            used = set((await s.execute(select(StoredAttachment.storage_key).where(StoredAttachment.storage_key.in_(chunk)))).scalars())
-            used |= {k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(
-                Message.raw_key.in_(chunk) | Message.html_key.in_(chunk)))).all() for k in row}
-        for key in set(chunk) - used:
-            try:
-                desk.files.path(key).unlink(missing_ok=True)
-                removed += 1
-            except Exception:  # a bad key or a read-only store: no row points at it any more
-                logger.warning("retention could not remove the stored file %s", key[:12])
-    return removed
-
-
 async def apply_retention(desk: Desk, *, dry_run: bool = False, by: str = "desk", now: datetime | None = None,
                           progress: Progress = lambda what, done, total: None) -> RetentionReport:
     """Apply the configured limits once; audited when anything was removed."""
@@ -140,11 +147,17 @@ async def apply_retention(desk: Desk, *, dry_run: bool = False, by: str = "desk"
     keys: set[str] = set()
     if settings.messages_days:
         keys |= await _erase_messages(desk, now, report, progress)
+        await _erase_ticket_texts(desk, now, report, progress)
     if settings.attachments_days:
         keys |= await _delete_attachments(desk, now, report, progress)
-    if dry_run or not (report.messages or report.attachments):
+    if dry_run:
         return report
-    report.files_removed = await _remove_unreferenced(desk, keys)
+    # Files erasures and earlier passes put off, then this pass's own, once its batches have committed.
+    swept = await sweep_files(desk, now)
+    removal = await remove_unreferenced(desk, keys, now)
+    report.files_removed, report.files_deferred = swept.removed + removal.removed, removal.deferred
+    if not (report.messages or report.attachments or report.notes_and_feedback):
+        return report
     async with unit_of_work(desk) as unit:
         unit.session.add(AuditEvent(kind="retention_applied", data={
             "by": by, "messages_days": settings.messages_days, "attachments_days": settings.attachments_days,

@@ -1,21 +1,39 @@
-"""The attachment store: content-addressed files under the desk's data directory."""
+"""The attachment store: content-addressed files under the desk's data directory.
+
+Content is stored once and may be named by many rows, so removing a file races with a new upload
+of the same content: the upload finds the file, its row is not committed yet, and a remover that
+checked "no row names it" would delete the file under it. Hence the rule both sides follow under
+one file lock: `save` refreshes the file's modification time when it hands out an existing file,
+and `discard` removes only files not handed out within the grace period (longer than any receive
+transaction takes); a younger file is marked pending and swept later (bot/actions/stored_files.py).
+"""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from bot.domain import safe_filename  # noqa: F401  (re-exported: channels share it)
 from bot.errors import InvalidInput
 
+GRACE_SECONDS = 15 * 60.0
+PENDING = ".pending"  # empty marker files named by the keys waiting for a sweep
+KEY = re.compile(r"[0-9a-f]{64}")
+
+
 class AttachmentStore:
     """Writes each distinct content once, named by its SHA-256; never executes or serves inline."""
 
-    def __init__(self, root: Path, max_bytes: int, allowed_types: tuple[str, ...]):
+    def __init__(self, root: Path, max_bytes: int, allowed_types: tuple[str, ...], grace_seconds: float = GRACE_SECONDS):
         self.root = root
         self.max_bytes = max_bytes
         self.allowed_types = allowed_types
+        self.grace_seconds = grace_seconds
 
     def check(self, filename: str, content_type: str, size: int) -> None:
         """Raise InvalidInput when a file may not be stored."""
@@ -25,9 +43,20 @@ class AttachmentStore:
             raise InvalidInput(f"files of type {content_type or 'unknown'} are not accepted")
 
     def path(self, key: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", key):
+        if not KEY.fullmatch(key):
             raise InvalidInput("bad attachment key")
         return self.root / key[:2] / key
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialize hand-out and removal across threads and processes sharing this directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def save(self, data: bytes, *, max_bytes: int | None = None) -> str:
         """Store bytes durably (fsync, atomic rename) and return their key.
@@ -40,8 +69,11 @@ class AttachmentStore:
             raise InvalidInput(f"attachment is {len(data)} bytes; the limit is {limit}")
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
-        if target.exists():
-            return key
+        with self._locked():
+            if target.exists():
+                os.utime(target)  # handed out now: a row naming it may be about to commit
+                return key
+        # Missing: nothing can remove a file that is not there, so write outside the lock.
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
@@ -53,3 +85,36 @@ class AttachmentStore:
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def discard(self, key: str, now: float | None = None) -> bool:
+        """Remove a file no committed row names; True when removed.
+
+        A file handed out by `save` within the grace period is kept and marked pending instead:
+        the upload that took it may not have committed its row yet.
+        """
+        target = self.path(key)
+        now = time.time() if now is None else now
+        with self._locked():
+            try:
+                handed_out = target.stat().st_mtime
+            except FileNotFoundError:
+                self.unmark(key)
+                return False
+            if handed_out > now - self.grace_seconds:
+                (self.root / PENDING).mkdir(exist_ok=True)
+                (self.root / PENDING / key).touch()
+                return False
+            target.unlink()
+            self.unmark(key)
+            return True
+
+    def pending(self) -> list[str]:
+        """Keys whose removal was put off by `discard`, for a later sweep."""
+        try:
+            return sorted(p.name for p in (self.root / PENDING).iterdir() if KEY.fullmatch(p.name))
+        except FileNotFoundError:
+            return []
+
+    def unmark(self, key: str) -> None:
+        """Forget a pending removal (the file is gone, or a row names it again)."""
+        (self.root / PENDING / self.path(key).name).unlink(missing_ok=True)

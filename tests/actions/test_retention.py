@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -64,7 +65,8 @@ async def test_attachments_go_first_then_texts_each_after_its_own_limit(scene):
     desk, old, open_ticket, key, other_key = scene
     with_limits(desk, messages_days=30, attachments_days=7)
     report = await apply_retention(desk, now=datetime.now(timezone.utc) + timedelta(days=10))
-    assert report.as_dict() == {"messages": 0, "attachments": 2, "files_removed": 1, "tickets": 1}
+    assert report.as_dict() == {"messages": 0, "attachments": 2, "notes_and_feedback": 0, "files_removed": 1,
+                                "tickets": 1}
     assert await attachment_keys(desk, old) == []
     assert await texts(desk, old) == ["my address is Elm street 5", "and my phone is 555"]
     # The content the open ticket still shows stays on disk; the other photo is gone.
@@ -95,7 +97,8 @@ async def test_a_dry_run_counts_and_changes_nothing_and_a_second_run_finds_nothi
     done = await apply_retention(desk, now=later, by="cli:root")
     assert (done.messages, done.attachments, done.files_removed) == (2, 2, 1)
     again = await apply_retention(desk, now=later)
-    assert again.as_dict() == {"messages": 0, "attachments": 0, "files_removed": 0, "tickets": 0}
+    assert again.as_dict() == {"messages": 0, "attachments": 0, "notes_and_feedback": 0, "files_removed": 0,
+                                "tickets": 0}
     async with desk.sessions() as s:
         kinds = list((await s.execute(select(AuditEvent.data).where(AuditEvent.kind == "retention_applied"))).scalars())
     assert [k["by"] for k in kinds] == ["cli:root"]
@@ -105,7 +108,8 @@ async def test_a_recently_resolved_or_reopened_ticket_keeps_everything(scene):
     desk, old, open_ticket, _, _ = scene
     with_limits(desk, messages_days=30, attachments_days=30)
     report = await apply_retention(desk, now=datetime.now(timezone.utc) + timedelta(days=29))
-    assert report.as_dict() == {"messages": 0, "attachments": 0, "files_removed": 0, "tickets": 0}
+    assert report.as_dict() == {"messages": 0, "attachments": 0, "notes_and_feedback": 0, "files_removed": 0,
+                                "tickets": 0}
     await writes(desk, "v1", "one more thing")  # reopens the resolved ticket
     async with desk.sessions() as s:
         assert (await s.get(Ticket, old)).status != "resolved"
@@ -153,6 +157,9 @@ def test_cli_run_shows_progress_and_a_summary(tmp_path, capsys):
             row = await s.get(Ticket, ticket)
             row.resolved_at = datetime.now(timezone.utc) - timedelta(days=3)
             await s.commit()
+        for key in await attachment_keys(desk, ticket):  # and the photo was stored before that
+            stamp = (datetime.now(timezone.utc) - timedelta(days=3)).timestamp()
+            os.utime(desk.files.path(key), (stamp, stamp))
 
     asyncio.run(_with_desk(load_settings(config), old_ticket))
     config.write_text(base + "[retention]\nmessages_days = 2\nattachments_days = 1\n")
