@@ -1,24 +1,29 @@
 """Operations endpoints: liveness (`/healthz`) and Prometheus metrics (`/metrics`)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import text
 
+from bot.actions.retention import retention_status
 from bot.storage import queries
 from bot.web import DESK
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Alive and able to reach the database."""
+    """Alive and able to reach the database; when the retention job last ran and what waits for it."""
     desk = request.app[DESK]
     try:
         async with desk.sessions() as s:
-            await s.execute(text("SELECT 1"))
+            await queries.ping(s)
+        retention = await retention_status(desk)
     except Exception as exc:
         return web.json_response({"status": "unhealthy", "database": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ok"})
+    last = retention["last_run"]
+    return web.json_response({"status": "ok", "retention": {
+        "enabled": retention["enabled"], "last_run": last["at"] if last else None, "waiting": retention["waiting"]}})
 
 
 class _Snapshot:
@@ -29,6 +34,18 @@ class _Snapshot:
 
     def collect(self):
         return iter(self.families)
+
+
+def _retention_families(status: dict) -> list:
+    last = GaugeMetricFamily("helpline_retention_last_run_timestamp",
+                             "When the retention job last ran (Unix time; 0 before its first pass)")
+    last.add_metric([], datetime.fromisoformat(status["last_run"]["at"]).timestamp() if status["last_run"] else 0)
+    waiting = GaugeMetricFamily("helpline_retention_waiting",
+                                "Items past their retention limit, and stored files whose removal was put off",
+                                labels=["kind"])
+    for kind, count in sorted(status["waiting"].items()):
+        waiting.add_metric([kind], count)
+    return [last, waiting]
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -48,7 +65,7 @@ async def metrics(request: web.Request) -> web.Response:
     for queue, count in sorted(open_per_queue.items()):
         open_tickets.add_metric([queue], count)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot([received, sent, outbox, open_tickets]))
+    registry.register(_Snapshot([received, sent, outbox, open_tickets, *_retention_families(await retention_status(desk))]))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 

@@ -130,4 +130,42 @@ async def test_the_running_desk_serves_both(live_server):
     assert status == 200
     families = {f.name: f.type for f in text_string_to_metric_families(text)}
     assert families == {"helpline_messages_received": "counter", "helpline_messages_sent": "counter",
-                        "helpline_outbox_backlog": "gauge", "helpline_open_tickets": "gauge"}
+                        "helpline_outbox_backlog": "gauge", "helpline_open_tickets": "gauge",
+                        "helpline_retention_last_run_timestamp": "gauge", "helpline_retention_waiting": "gauge"}
+
+
+async def test_both_show_the_retention_jobs_last_run_and_what_waits_for_it(desk, ops_url):
+    import json
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.actions.retention import apply_retention
+    from bot.config import RetentionSettings
+    from bot.storage.models import Ticket
+
+    await create_operator(desk, "boss", "Boss", "password-123", "admin", [], ["en"])
+    boss = await token_viewer(desk, await create_api_token(desk, "boss"))
+    a = await receive_message(desk, inbound("webchat", "v1", 1, "my address is Elm street 5"))
+    await receive_message(desk, inbound("webchat", "v1", 2, "and my phone"))
+    await resolve_ticket(desk, boss, a.ticket_id)
+    async with desk.sessions() as s:  # resolved 40 days ago: only the clock moves
+        await s.execute(update(Ticket).values(resolved_at=datetime.now(timezone.utc) - timedelta(days=40)))
+        await s.commit()
+    health = json.loads((await fetch(f"{ops_url}/healthz"))[2])
+    assert health["retention"] == {"enabled": False, "last_run": None, "waiting": {"files": 0}}
+    assert samples((await fetch(f"{ops_url}/metrics"))[2])[("helpline_retention_last_run_timestamp", ())] == 0
+
+    desk.settings = desk.settings.model_copy(update={"retention": RetentionSettings(messages_days=30)})
+    before = samples((await fetch(f"{ops_url}/metrics"))[2])
+    assert before[("helpline_retention_last_run_timestamp", ())] == 0
+    assert before[("helpline_retention_waiting", (("kind", "messages"),))] == 2
+
+    ran_at = datetime.now(timezone.utc)
+    await apply_retention(desk, now=ran_at)
+    after = samples((await fetch(f"{ops_url}/metrics"))[2])
+    assert after[("helpline_retention_last_run_timestamp", ())] == ran_at.timestamp()
+    assert after[("helpline_retention_waiting", (("kind", "messages"),))] == 0
+    health = json.loads((await fetch(f"{ops_url}/healthz"))[2])
+    assert health["retention"] == {"enabled": True, "last_run": ran_at.isoformat(), "waiting": {
+        "files": 0, "messages": 0, "attachments": 0, "notes_and_feedback": 0}}

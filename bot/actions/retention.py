@@ -12,16 +12,19 @@ nor loses what it finished when it is interrupted; a second run finds nothing mo
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, update
 
+from bot.actions.channel_state import save_channel_state
 from bot.actions.context import Desk, unit_of_work
 from bot.actions.privacy import ERASED
-from bot.actions.ticket_words import erase_ticket_words, words_left
 from bot.actions.stored_files import remove_unreferenced, sweep_files
+from bot.actions.ticket_words import erase_ticket_words, words_left
+from bot.storage import queries
 from bot.storage.models import (
     AuditEvent, Message, RoutingDecision, StoredAttachment, Ticket, UnansweredQuestion, utcnow,
 )
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 DONE_STATUSES = ("resolved", "closed")
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+LAST_RUN = ("desk", "retention")  # its channel_state row: the desk's own jobs use the channel name "desk"
+WAITING_TTL_SECONDS = 60.0
 
 
 @dataclass
@@ -156,6 +161,10 @@ async def apply_retention(desk: Desk, *, dry_run: bool = False, by: str = "desk"
     swept = await sweep_files(desk, now)
     removal = await remove_unreferenced(desk, keys, now)
     report.files_removed, report.files_deferred = swept.removed + removal.removed, removal.deferred
+    # Every pass leaves its time and figures for /healthz and /metrics (bot/ops.py), removing or not.
+    desk.state.pop("retention_waiting", None)
+    await save_channel_state(desk, *LAST_RUN, {"at": now.isoformat(), "by": by, **report.as_dict(),
+                                               "files_waiting": len(desk.files.pending())})
     if not (report.messages or report.attachments or report.notes_and_feedback):
         return report
     async with unit_of_work(desk) as unit:
@@ -165,3 +174,21 @@ async def apply_retention(desk: Desk, *, dry_run: bool = False, by: str = "desk"
     logger.info("retention: %d message texts erased, %d attachments and %d files removed on %d tickets",
                 report.messages, report.attachments, report.files_removed, len(report.tickets))
     return report
+
+
+async def retention_status(desk: Desk) -> dict:
+    """The last pass (time, figures; None before the first) and what waits now: past-limit items and put-off files.
+
+    The counts are those of a dry run, kept for a minute so frequent scrapes do not repeat them.
+    """
+    async with desk.sessions() as s:
+        last = await queries.channel_state(s, *LAST_RUN)
+    waiting = {"files": len(desk.files.pending())}
+    if desk.settings.retention.enabled:
+        cached = desk.state.get("retention_waiting")
+        if cached is None or time.monotonic() - cached[0] > WAITING_TTL_SECONDS:
+            dry = await apply_retention(desk, dry_run=True)
+            cached = desk.state["retention_waiting"] = (time.monotonic(), {
+                "messages": dry.messages, "attachments": dry.attachments, "notes_and_feedback": dry.notes_and_feedback})
+        waiting |= cached[1]
+    return {"enabled": desk.settings.retention.enabled, "last_run": last, "waiting": waiting}

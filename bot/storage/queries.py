@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from bot.access import Viewer
@@ -290,6 +290,11 @@ async def channel_state(session, channel: str, key: str) -> dict | None:
     """A channel's stored state value (an IMAP cursor), or None before the first write."""
     row = await session.get(ChannelState, (channel, key))
     return dict(row.value) if row is not None else None
+
+
+async def ping(session) -> None:
+    """A round trip to the database (liveness): raises when it cannot answer."""
+    await session.execute(text("SELECT 1"))
 
 
 async def outbox_backlog(session) -> int:
