@@ -39,10 +39,36 @@ async def sync_sla(unit: Unit, settings: Settings, ticket: Ticket, now: datetime
     """Recompute the ticket's clocks; store its light and one pending row per step still ahead."""
     s = unit.session
     found = await _clocks(unit, settings, ticket, now)
+    existing = {d.key: d for d in (await s.execute(select(SlaDeadline).where(SlaDeadline.ticket_id == ticket.id))).scalars()}
+    await _store(s, ticket.id, found, now, await s.get(TicketSla, ticket.id), existing)
+    return found
+
+
+async def _sync_batch(unit: Unit, settings: Settings, tickets: list[Ticket], now: datetime) -> None:
+    """`sync_sla` for several tickets, reading what all of them need in four queries."""
+    if not tickets:
+        return
+    s = unit.session
+    ids = [t.id for t in tickets]
+    queues = dict((await s.execute(select(Queue.id, Queue.name).where(Queue.id.in_({t.queue_id for t in tickets})))).all())
+    events = await rq.timelines(s, tickets)
+    rows = {r.ticket_id: r for r in (await s.execute(select(TicketSla).where(TicketSla.ticket_id.in_(ids)))).scalars()}
+    existing: dict[int, dict[str, SlaDeadline]] = {i: {} for i in ids}
+    for d in (await s.execute(select(SlaDeadline).where(SlaDeadline.ticket_id.in_(ids)))).scalars():
+        existing[d.ticket_id][d.key] = d
+    calendar = sla_calendar(settings)
+    for ticket in tickets:
+        targets = sla_targets(settings, queues[ticket.queue_id], ticket.priority)
+        found = clocks(events[ticket.id], targets, calendar, now, settings.router.sla.yellow_share)
+        await _store(s, ticket.id, found, now, rows.get(ticket.id), existing[ticket.id])
+
+
+async def _store(s, ticket_id: int, found: list, now: datetime, row: TicketSla | None,
+                 existing: dict[str, SlaDeadline]) -> None:
+    """Write the ticket's light and its pending steps from freshly computed clocks."""
     shown = light(found)
-    row = await s.get(TicketSla, ticket.id)
     if row is None:
-        row = TicketSla(ticket_id=ticket.id)
+        row = TicketSla(ticket_id=ticket_id)
         s.add(row)
     row.level, row.clock, row.paused, row.updated_at = shown.level, shown.clock or "", shown.paused, now
     running = [c for c in found if c.running]
@@ -59,17 +85,15 @@ async def sync_sla(unit: Unit, settings: Settings, ticket: Ticket, now: datetime
             for level in (YELLOW, RED):
                 if c.level >= level:
                     wanted.setdefault(f"{c.key}:{LIGHTS[level]}", (c.name, level, now, False))
-    existing = {d.key: d for d in (await s.execute(select(SlaDeadline).where(SlaDeadline.ticket_id == ticket.id))).scalars()}
     for key, deadline in existing.items():
         if deadline.state == "pending" and key not in wanted:
             await s.delete(deadline)
     for key, (clock, level, due, movable) in wanted.items():
         deadline = existing.get(key)
         if deadline is None:
-            s.add(SlaDeadline(ticket_id=ticket.id, key=key, clock=clock, level=level, due_at=due, state="pending"))
+            s.add(SlaDeadline(ticket_id=ticket_id, key=key, clock=clock, level=level, due_at=due, state="pending"))
         elif movable and deadline.state == "pending" and deadline.due_at != due:
             deadline.due_at = due
-    return found
 
 
 async def sync_ticket_sla(desk: Desk, ticket_id: int, now: datetime | None = None) -> None:
@@ -80,7 +104,8 @@ async def sync_ticket_sla(desk: Desk, ticket_id: int, now: datetime | None = Non
 
 
 async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) -> None:
-    """`sync_ticket_sla` for several tickets in one transaction (a burst of client messages costs one commit).
+    """`sync_ticket_sla` for several tickets in one transaction and a few queries (a burst of client messages
+    costs one commit, not one per message).
 
     Tickets go in id order, so two processes syncing overlapping sets take row locks in the same
     order; if the shared transaction fails, each ticket is synced again on its own.
@@ -93,9 +118,12 @@ async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) 
     now = now or utcnow()
     try:
         async with unit_of_work(desk) as unit:
-            for ticket_id in ids:
-                await _sync_one(unit, desk.settings, ticket_id, now)
-                await unit.session.flush()
+            tickets = list((await unit.session.execute(
+                select(Ticket).where(Ticket.id.in_(ids), Ticket.routed_at.is_not(None)).order_by(Ticket.id))).scalars())
+            for ticket in tickets:
+                if ticket.status in ("resolved", "closed"):
+                    await _clear(unit, ticket.id)
+            await _sync_batch(unit, desk.settings, [t for t in tickets if t.status not in ("resolved", "closed")], now)
     except Exception:
         logger.info("a shared SLA sync of %d tickets failed; syncing them one by one", len(ids), exc_info=True)
         for ticket_id in ids:
@@ -127,8 +155,7 @@ async def reconcile(desk: Desk, now: datetime | None = None, batch: int = 200) -
                    or_(TicketSla.ticket_id.is_(None) & Ticket.status.in_(rq.OPEN_STATUSES),
                        Ticket.updated_at > TicketSla.updated_at, Ticket.last_message_at > TicketSla.updated_at))
             .limit(batch))]
-    for ticket_id in ids:
-        await sync_ticket_sla(desk, ticket_id, now)
+    await sync_tickets_sla(desk, ids, now)
     return len(ids)
 
 

@@ -134,3 +134,23 @@ async def test_targets_follow_queue_and_priority(desk):
     assert sla_targets(desk.settings, "delivery", "urgent").first_response == 300
     assert sla_targets(desk.settings, "delivery", "urgent").resolution == 3600
     assert sla_targets(desk.settings, "billing", "urgent").first_response == 600
+
+
+async def test_a_batch_sync_keeps_each_tickets_clocks_apart(desk):
+    """sync_tickets_sla reads a burst of tickets together; each still gets only its own timeline."""
+    from bot.actions.sla import sync_tickets_sla
+
+    now, boss, replied = await setup(desk)
+    waiting = await client_writes(desk, "And my refund?")
+    await route_ticket(desk, fixed_router("delivery"), waiting, now)
+    unrouted = await client_writes(desk, "Nobody routed me")
+    await assign_ticket(desk, replied, now)
+    async with desk.sessions() as s:
+        op = (await s.execute(select(Operator).options(selectinload(Operator.queues)).where(Operator.id == boss))).scalar_one()
+    await reply_to_ticket(desk, viewer_of(op), replied, "It ships today.")
+    await sync_tickets_sla(desk, [replied, waiting, unrouted, replied], now + timedelta(minutes=2))
+    assert await deadlines(desk, replied) == {}  # waiting for the client: nothing runs
+    assert (await light(desk, replied)).paused
+    assert set(await deadlines(desk, waiting)) == {"first_response:1", "first_response:2", "resolution:1", "resolution:2"}
+    assert not (await light(desk, waiting)).paused
+    assert await light(desk, unrouted) is None
