@@ -11,6 +11,7 @@ resume from the database, so one lost while reconnecting costs a delay, never da
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import uuid
@@ -27,6 +28,7 @@ CHANNEL = "helpline_events"
 MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes and more
 KEEPALIVE_SECONDS = 5.0
 RECONNECT_SECONDS = (0.2, 5.0)
+SEND_BATCH = 100  # notifications sent in one statement when a burst is queued
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -45,16 +47,23 @@ def _event_types() -> dict[str, type[Event]]:
     return found
 
 
+_numbers = itertools.count(1)
+
+
 def encode(event: Event, origin: str) -> str | None:
-    """The notification for ``event``; long text fields are cut so it fits, None if it still does not."""
+    """The notification for ``event``; long text fields are cut so it fits, None if it still does not.
+
+    Each carries a number of its own: PostgreSQL merges equal payloads sent in one statement.
+    """
     data = asdict(event)
-    payload = json.dumps({"o": origin, "t": type(event).__name__, "f": data}, separators=(",", ":"))
+    head = {"o": origin, "n": next(_numbers), "t": type(event).__name__}
+    payload = json.dumps({**head, "f": data}, separators=(",", ":"))
     if len(payload.encode("utf-8")) <= MAX_PAYLOAD:
         return payload
     for key, value in data.items():
         if isinstance(value, str) and len(value) > 200:
             data[key] = value[:200]
-    payload = json.dumps({"o": origin, "t": type(event).__name__, "f": data}, separators=(",", ":"))
+    payload = json.dumps({**head, "f": data}, separators=(",", ":"))
     return payload if len(payload.encode("utf-8")) <= MAX_PAYLOAD else None
 
 
@@ -197,12 +206,30 @@ class PgEventBus(EventBus):
                 except asyncio.TimeoutError:
                     await asyncio.wait_for(conn.fetchval("SELECT 1"), KEEPALIVE_SECONDS)
                 continue
-            payload = self._outgoing[0]
+            batch = [self._outgoing[i] for i in range(min(len(self._outgoing), SEND_BATCH))]
             try:
-                await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+                if len(batch) == 1:
+                    await conn.execute("SELECT pg_notify($1, $2)", self.channel, batch[0])
+                else:  # one round trip for a burst; PostgreSQL delivers them in this order
+                    await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", self.channel, batch)
             except asyncpg.PostgresError as exc:
                 if isinstance(exc, asyncpg.PostgresConnectionError):
                     raise  # kept at the head of the queue: sent on the new connection
+                if len(batch) > 1:
+                    await self._send_each(conn, len(batch))
+                    continue
+                logger.warning("event notification refused (%s); dropped", exc)
+            for _ in batch:
+                self._outgoing.popleft()
+
+    async def _send_each(self, conn: asyncpg.Connection, count: int) -> None:
+        """A refused burst is sent again one by one, so only the notification at fault is dropped."""
+        for _ in range(count):
+            try:
+                await conn.execute("SELECT pg_notify($1, $2)", self.channel, self._outgoing[0])
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, asyncpg.PostgresConnectionError):
+                    raise
                 logger.warning("event notification refused (%s); dropped", exc)
             self._outgoing.popleft()
 

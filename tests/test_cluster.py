@@ -143,6 +143,28 @@ async def test_events_cross_processes_once_and_survive_a_lost_connection(databas
         await two.stop()
 
 
+async def test_a_burst_of_events_crosses_in_order_each_once_even_when_equal(database_url):
+    one, two = PgEventBus(database_url), PgEventBus(database_url)
+    heard: list[tuple[int, str]] = []
+
+    async def on_two(event):
+        heard.append((event.ticket_id, event.what))
+
+    two.subscribe(TicketChanged, on_two, everywhere=True)
+    await one.start()
+    await two.start()
+    try:
+        # Sent in batches of statements: PostgreSQL would merge equal payloads of one statement.
+        burst = [(i // 2, "assigned") for i in range(250)]
+        one.publish(*(TicketChanged(ticket_id=t, what=w) for t, w in burst))
+        await one.drain()
+        await until(lambda: len(heard) >= len(burst))
+        assert heard == burst
+    finally:
+        await one.stop()
+        await two.stop()
+
+
 async def test_a_singleton_runs_in_one_process_and_moves_when_its_holder_dies(desk):
     from sqlalchemy.ext.asyncio import create_async_engine
 
