@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -75,13 +76,9 @@ async def _receive_alone(desk: Desk, job: _Job) -> Receipt:
 async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
                    originals: tuple[str, str] = ("", "")) -> Receipt:
     s = unit.session
-    existing = (await s.execute(
-        select(Message, Ticket.public_id, Ticket.number)
-        .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Message.channel == msg.channel, Message.external_id == msg.message_id)
-    )).first()
+    existing, external_id = await _stored_copy(s, msg)
     if existing:
-        stored, public_id, number = existing
+        stored, public_id, number, _ = existing
         if msg.edited and stored.text != msg.text[:MAX_TEXT]:
             return _apply_edit(unit, stored, msg, public_id, number)
         return Receipt(stored.id, stored.ticket_id, public_id, number, duplicate=True)
@@ -101,7 +98,7 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
     # Core inserts on the hot path: one statement each, without the ORM's unit-of-work bookkeeping.
     message_id = (await s.execute(insert(Message).values(
         ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
-        author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=msg.message_id,
+        author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=external_id,
         delivery_status=DeliveryStatus.RECEIVED.value, created_at=now,
         raw_key=originals[0], html_key=originals[1], folded_text=msg.folded_text[:MAX_TEXT], automated=msg.automated,
     ).returning(Message.id))).scalar_one()
@@ -123,6 +120,30 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
     unit.events.append(MessageReceived(ticket_id=ticket.id, message_id=message_id, new_ticket=new_ticket,
                                        automated=msg.automated))
     return Receipt(message_id, ticket.id, ticket.public_id, ticket.number, new_ticket=new_ticket)
+
+
+async def _stored_copy(s, msg: InboundMessage):
+    """The stored message this one repeats, if any, and the external id to store it under otherwise.
+
+    A message id is chosen by whoever sends (an email's Message-ID), so the same id from another
+    sender is no copy: a stranger who used the id of someone's future mail must not get that mail
+    dropped as a duplicate. The second sender's message goes under an id scoped to them, where a
+    repeat of it is found again; the first keeps the plain id that threading looks up.
+    """
+    scoped = "dup:" + hashlib.sha256(f"{msg.user_id}\0{msg.message_id}".encode("utf-8", "surrogatepass")).hexdigest()
+    for external_id in (msg.message_id, scoped):
+        row = (await s.execute(
+            select(Message, Ticket.public_id, Ticket.number, Ticket.client_id)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.channel == msg.channel, Message.external_id == external_id)
+        )).first()
+        if row is None:
+            return None, external_id
+        sender = (await s.execute(select(ChannelIdentity.client_id).where(
+            ChannelIdentity.channel == msg.channel, ChannelIdentity.external_id == msg.user_id))).scalar_one_or_none()
+        if external_id == scoped or sender == row[3]:
+            return row, external_id
+    raise AssertionError("unreachable")
 
 
 def _apply_edit(unit: Unit, stored: Message, msg: InboundMessage, public_id: str, number: int) -> Receipt:
