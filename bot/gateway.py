@@ -30,6 +30,10 @@ class DeskGateway:
         async with self.desk.sessions() as s:
             return await queries.conversation(s, channel, chat_id, after_id)
 
+    async def conversations(self, channel: str, after: dict[str, int]) -> dict[str, list[ConversationEntry]]:
+        async with self.desk.sessions() as s:
+            return await queries.conversations(s, channel, after)
+
     async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None:
         await mark_delivered(self.desk, channel, chat_id, up_to_message_id)
 

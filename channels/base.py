@@ -27,6 +27,9 @@ class DeskPort(Protocol):
 
     async def conversation(self, channel: str, chat_id: str, after_id: int) -> list[ConversationEntry]: ...
 
+    async def conversations(self, channel: str, after: dict[str, int]) -> dict[str, list[ConversationEntry]]:
+        """Several chats' messages, each after its own id, in one read; a page in all, so it may stop short."""
+
     async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None: ...
 
     async def client_typing(self, channel: str, chat_id: str) -> None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from bot.access import Viewer
@@ -220,6 +220,22 @@ async def conversation(session, channel: str, chat_id: str, after_id: int = 0, l
         .where(Ticket.channel == channel, Ticket.chat_id == chat_id, Message.id > after_id)
         .order_by(Message.id).limit(limit))
     return [_entry(m, m.operator.display_name if m.operator else "") for m in rows.scalars()]
+
+
+async def conversations(session, channel: str, after: dict[str, int], limit: int = 500) -> dict[str, list[ConversationEntry]]:
+    """`conversation` of several chats at once, each after its own id, oldest first; at most ``limit`` in all."""
+    if not after:
+        return {}
+    rows = await session.execute(
+        select(Message, Ticket.chat_id).options(selectinload(Message.attachments), selectinload(Message.operator))
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Ticket.channel == channel, or_(*(and_(Ticket.chat_id == chat_id, Message.id > after_id)
+                                                for chat_id, after_id in after.items())))
+        .order_by(Message.id).limit(limit))
+    found: dict[str, list[ConversationEntry]] = {}
+    for m, chat_id in rows:
+        found.setdefault(chat_id, []).append(_entry(m, m.operator.display_name if m.operator else ""))
+    return found
 
 
 async def outbound_message(session, message_id: int) -> OutboundMessage | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 TYPING_EVERY_SECONDS = 2.0  # a visitor's typing reaches the console at most this often
+CATCH_UP_BATCH = 100  # visitors whose catch-ups share one read
 
 
 class WebchatChannel:
@@ -45,6 +46,8 @@ class WebchatChannel:
         self.stopped = False
         self._chats: dict[str, set[Connection]] = {}
         self._relay: Callable[[str], None] | None = None  # set when other desk processes may hold sockets
+        self._catching_up: dict[str, list] = {}  # visitor -> [newest id, waiting futures]
+        self._catcher: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Nothing to connect to: the web chat receives through the desk's own web server."""
@@ -119,10 +122,50 @@ class WebchatChannel:
 
     async def catch_up(self, visitor: str, newest: int = 0) -> None:
         """Push what was stored since each socket's cursor (a new message shows in every open tab);
-        ``newest``: a message id known to be stored, where the reading may stop."""
-        fetch = self.fetcher(visitor)
-        for conn in self.connections(visitor):
-            await conn.catch_up(fetch, newest)
+        ``newest``: a message id known to be stored, where the reading may stop.
+
+        Catch-ups with a known id that arrive while others are read share one read (a crowd of
+        visitors costs a query per batch, not per message); returns once this visitor's is done.
+        """
+        if not newest:
+            fetch = self.fetcher(visitor)
+            for conn in self.connections(visitor):
+                await conn.catch_up(fetch, newest)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._catching_up.setdefault(visitor, [0, []])
+        self._catching_up[visitor][0] = max(self._catching_up[visitor][0], newest)
+        self._catching_up[visitor][1].append(done)
+        if self._catcher is None or self._catcher.done():
+            self._catcher = asyncio.get_running_loop().create_task(self._catch_up_batches(), name="webchat-catch-up")
+        await asyncio.shield(done)
+
+    async def _catch_up_batches(self) -> None:
+        while self._catching_up:
+            batch = dict(list(self._catching_up.items())[:CATCH_UP_BATCH])
+            for visitor in batch:
+                del self._catching_up[visitor]
+            error = None
+            try:
+                await self._catch_up_together({visitor: newest for visitor, (newest, _) in batch.items()})
+            except Exception as exc:  # the callers report it, as a catch-up of their own would
+                error = exc
+            for _, waiting in batch.values():
+                for done in waiting:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+
+    async def _catch_up_together(self, newest: dict[str, int]) -> None:
+        conns = {visitor: self.connections(visitor) for visitor in newest}
+        after = {visitor: min(c.cursor for c in cs) for visitor, cs in conns.items() if cs}
+        found = await self.desk.conversations(CHANNEL, after) if after else {}
+        for visitor, cs in conns.items():
+            for conn in cs:
+                await conn.take(found.get(visitor, []), after[visitor], newest[visitor], self.fetcher(visitor))
 
     def public_limits(self) -> dict:
         return {"max_message_chars": self.settings.max_message_chars,

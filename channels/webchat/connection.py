@@ -73,6 +73,16 @@ class Connection:
                 return  # a concurrent catch-up already carried it
             await self._drain(fetch, self.cursor, newest)
 
+    async def take(self, entries: list[ConversationEntry], after: int, newest: int, fetch: Fetch) -> None:
+        """A catch-up whose first page was read for several visitors at once (everything after ``after``);
+        reads on by itself if that page stopped short of ``newest``."""
+        async with self.lock:
+            for entry in entries:
+                if entry.id > after:
+                    self.push(entry_frame(entry, self.visitor))
+            if self.cursor < newest:
+                await self._drain(fetch, max(after, entries[-1].id if entries else 0), newest)
+
     async def replay(self, fetch: Fetch, after: int) -> None:
         """The resume: every message after ``after``, then ``synced``."""
         async with self.lock:

@@ -94,3 +94,42 @@ async def test_a_stalled_socket_is_closed_instead_of_blocking(monkeypatch):
     conn._writer.cancel()  # the stalled write would otherwise wait for close()'s grace period
     await conn._closer
     assert ws.closed and ws.close_code == 1013 and not conn.open
+
+
+class FakeDesk:
+    """The two reads a catch-up uses; ``page`` caps the shared read as the desk's page does."""
+
+    def __init__(self, stored: dict[str, list[int]], page: int = 500):
+        self.stored, self.page, self.shared_reads, self.single_reads = stored, page, [], []
+
+    async def conversations(self, channel: str, after: dict[str, int]) -> dict:
+        self.shared_reads.append(dict(after))
+        rows = sorted((i, chat) for chat, a in after.items() for i in self.stored[chat] if i > a)[:self.page]
+        found: dict[str, list] = {}
+        for i, chat in rows:
+            found.setdefault(chat, []).extend(entries(i))
+        return found
+
+    async def conversation(self, channel: str, chat_id: str, after_id: int) -> list:
+        self.single_reads.append((chat_id, after_id))
+        return entries(*[i for i in self.stored[chat_id] if i > after_id][:self.page])
+
+
+async def test_catch_ups_of_several_visitors_share_one_read_and_a_short_page_reads_on():
+    from bot.config import WebchatSettings
+    from channels.webchat.adapter import WebchatChannel
+
+    desk = FakeDesk({"a": [1, 3, 5], "b": [2, 4]}, page=3)
+    chat = WebchatChannel(WebchatSettings(), desk)
+    sockets = {v: FakeSocket() for v in "ab"}
+    conns = {v: Connection(ws, v, "127.0.0.1") for v, ws in sockets.items()}
+    for conn in conns.values():
+        chat.register(conn)
+    await asyncio.gather(chat.catch_up("a", newest=5), chat.catch_up("b", newest=4))
+    for conn in conns.values():
+        await conn.close()
+    # The shared page held 1, 2, 3 only: "a" read on by itself up to 5, and so did "b" up to 4.
+    assert [f["message_id"] for f in sockets["a"].frames] == [1, 3, 5]
+    assert [f["message_id"] for f in sockets["b"].frames] == [2, 4]
+    assert len(desk.shared_reads) == 1 and desk.shared_reads[0] == {"a": 0, "b": 0}
+    assert sorted(desk.single_reads) == [("a", 3), ("b", 2)]
