@@ -229,17 +229,21 @@ PATHS["/api/v1/clients/{client_id}/segment"] = {
 _ADMIN_ONLY = {"403": _json("The caller is not an admin.", _ref("Error"))}
 SCHEMAS["ClientExport"] = {"type": "object", "required": ["client", "identities", "tickets", "surveys", "complaints"],
                            "description": "Everything stored about the client: the client row, channel identities, "
-                                          "tickets with their messages and attachments, surveys and complaints.",
+                                          "tickets with their messages, attachments and notes, surveys, complaints, "
+                                          "follow-ups and the previous texts of edited messages.",
                            "properties": {"client": {"type": "object"}, "identities": {"type": "array"},
                                           "tickets": {"type": "array"}, "surveys": {"type": "array"},
-                                          "complaints": {"type": "array"}}}
+                                          "complaints": {"type": "array"}, "follow_ups": {"type": "array"},
+                                          "message_edits": {"type": "array"}}}
 SCHEMAS["Erasure"] = _object({
     "client_id": {"type": "integer"},
     "messages": {"type": "integer", "description": "Message texts replaced by `[erased]`."},
     "attachments": {"type": "integer", "description": "Attachments removed from the messages."},
     "identities": {"type": "integer", "description": "Channel identities deleted (a later message starts a new client)."},
     "tickets": {"type": "integer", "description": "Tickets kept, without personal data, for statistics."},
-    "files_removed": {"type": "integer", "description": "Stored files deleted (files other clients share stay)."},
+    "texts": {"type": "integer", "description": "Notes, survey comments, complaint and follow-up texts cleared."},
+    "files_removed": {"type": "integer", "description": "Stored files deleted (files other clients share stay; "
+                                                        "one stored in the last minutes goes with a later sweep)."},
 })
 PATHS["/api/v1/clients/{client_id}/export"] = {"get": {
     "operationId": "exportClient", "summary": "All of a client's data as JSON (admins; audited)",
