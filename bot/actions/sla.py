@@ -25,6 +25,7 @@ from router.sla import LIGHTS, RED, YELLOW, clocks, escalations_due, light, to_f
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+SYNC_BATCH = 200  # tickets synced in one transaction
 CLOCK_NAMES = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
 
 
@@ -111,6 +112,10 @@ async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) 
     order; if the shared transaction fails, each ticket is synced again on its own.
     """
     ids = sorted(set(ticket_ids))
+    if len(ids) > SYNC_BATCH:  # keep each transaction and IN list modest
+        for start in range(0, len(ids), SYNC_BATCH):
+            await sync_tickets_sla(desk, ids[start:start + SYNC_BATCH], now)
+        return
     if len(ids) <= 1:
         for ticket_id in ids:
             await sync_ticket_sla(desk, ticket_id, now)

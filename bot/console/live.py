@@ -31,6 +31,7 @@ EVENTS = (MessageReceived, MessageQueued, MessageEdited, DeliveryChanged, Ticket
 MAX_SEEN = 5000
 SESSION_CLOSED = 4401
 SEND_TIMEOUT = 5.0
+MAX_BATCH = 500  # events read together (the ids go into one IN list)
 
 
 class Connection:
@@ -111,7 +112,7 @@ class Hub:
     async def _work(self) -> None:
         # Whatever arrived while a batch was pushed is the next batch: a burst costs a few queries, not a few per event.
         while self._pending:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 await self._push([event for event, _ in batch])
             except Exception:
