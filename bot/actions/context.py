@@ -1,10 +1,15 @@
 """What every action needs: sessions, the event bus, settings and the attachment store."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -32,9 +37,41 @@ class Unit:
 
 @asynccontextmanager
 async def unit_of_work(desk: Desk) -> AsyncIterator[Unit]:
-    """Commit on success, roll back on error; publish the collected events only after commit."""
-    async with desk.sessions() as session:
-        unit = Unit(session)
-        async with session.begin():
-            yield unit
+    """Commit on success, roll back on error; publish the collected events only after commit.
+
+    On SQLite a unit holds the database's single write lock from its first read to its commit
+    (BEGIN IMMEDIATE), so nothing it read can change under it; units of one process queue on an
+    asyncio lock for their turn instead of polling SQLite's busy timeout. PostgreSQL units rely on
+    row locks (FOR UPDATE) and conditional updates instead.
+    """
+    if _in_unit.get():
+        raise RuntimeError("a unit of work was opened inside another one; finish the first, then open the next")
+    token = _in_unit.set(True)
+    try:
+        turn = _writer_turn(desk)
+        async with turn or contextlib.nullcontext(), desk.sessions() as session:
+            unit = Unit(session)
+            async with session.begin():
+                if turn is not None:
+                    # The driver would send BEGIN only before the first write, leaving the reads before
+                    # it without a snapshot; we take the write lock before anything is read.
+                    await session.execute(text("BEGIN IMMEDIATE"))
+                yield unit
+    finally:
+        _in_unit.reset(token)
     desk.bus.publish(*unit.events)
+
+
+_in_unit: ContextVar[bool] = ContextVar("helpline_in_unit", default=False)
+_WRITE_TURNS: "weakref.WeakKeyDictionary[object, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _writer_turn(desk: Desk) -> asyncio.Lock | None:
+    """The process's queue for SQLite's write lock (None on PostgreSQL)."""
+    engine = desk.sessions.kw["bind"].sync_engine
+    if engine.dialect.name != "sqlite":
+        return None
+    lock = _WRITE_TURNS.get(engine)
+    if lock is None:
+        lock = _WRITE_TURNS[engine] = asyncio.Lock()
+    return lock

@@ -126,8 +126,8 @@ async def test_the_backlog_is_offered_again_the_moment_capacity_frees(desk):
     held = await routed(desk, now=now)
     await assign_ticket(desk, held, now)
     normal = await routed(desk, "Where is it?", now=now)
+    urgent_id = await routed(desk, "URGENT parcel", now=now)
     async with unit_of_work(desk) as unit:  # an urgent one that came later is served first
-        urgent_id = await routed(desk, "URGENT parcel", now=now)
         (await unit.session.get(Ticket, urgent_id)).priority = "urgent"
     assert await assign_backlog(desk, now) == []
     await resolve_ticket(desk, await viewer(desk, a), held)
