@@ -41,10 +41,17 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
     only after this returns. Concurrent calls share a transaction (bot/actions/group_commit.py);
     each returns only once the transaction holding its message has committed.
     """
+    keys, originals = await asyncio.to_thread(_save_files, desk, msg) if msg.attachments or msg.raw or msg.html \
+        else ([], ("", ""))
+    return await _group_commit(desk).submit(_Job(msg, keys, originals))
+
+
+def _save_files(desk: Desk, msg: InboundMessage) -> tuple[list[str], tuple[str, str]]:
+    """The files first, durably (fsync): in a thread, so the disk never stalls the other connections."""
     keys = [desk.files.save(a.data) for a in msg.attachments if a.data is not None]
     originals = (desk.files.save(msg.raw, max_bytes=MAX_ORIGINAL_BYTES) if msg.raw else "",
                  desk.files.save(msg.html.encode("utf-8"), max_bytes=MAX_ORIGINAL_BYTES) if msg.html else "")
-    return await _group_commit(desk).submit(_Job(msg, keys, originals))
+    return keys, originals
 
 
 def _group_commit(desk: Desk) -> GroupCommit[_Job]:

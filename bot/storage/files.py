@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import os
 import re
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,7 +76,8 @@ class AttachmentStore:
                 return key
         # Missing: nothing can remove a file that is not there, so write outside the lock.
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        # Unique per process and thread: the inbox saves from worker threads, maybe the same bytes at once.
+        tmp = target.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
