@@ -2,8 +2,10 @@
 
 Erasure keeps ticket rows, numbers, queues, times, scores and routing decisions (what the digest and
 SLA reports count) and removes what identifies or quotes the person: names, addresses, channel ids,
-message texts (and their copies kept for training), notes, survey comments, complaint summaries
-and the attachment files. Every export and erasure leaves an audit event naming who did it.
+message texts (and their copies kept for training), notes, survey comments, complaint and follow-up
+texts, the bot's form answers, the previous texts of edited messages (bot/actions/ticket_words.py)
+and the attachment files (bot/actions/stored_files.py). Every export and erasure leaves an audit
+event naming who did it.
 """
 from __future__ import annotations
 
