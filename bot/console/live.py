@@ -3,8 +3,8 @@
 Events are pushed in batches by one worker, in the order they were published, so a delivery frame
 never overtakes the message it is about: whatever arrived while a batch was pushed is read with a
 few queries (the tickets' rows, the messages, the notes), whatever the number of events or sockets,
-and each frame is serialized once. Every socket's viewer is checked with the same policy the pages use. A new follow-up goes to the supervisors and managers whose Follow-ups page
-would list it.
+and each frame is serialized once. Every socket's viewer is checked with the same policy the pages
+use. A new follow-up goes to the supervisors and managers whose Follow-ups page would list it.
 """
 from __future__ import annotations
 
