@@ -161,7 +161,7 @@ class WebchatChannel:
 
     async def _catch_up_together(self, newest: dict[str, int]) -> None:
         conns = {visitor: self.connections(visitor) for visitor in newest}
-        after = {visitor: min(c.cursor for c in cs) for visitor, cs in conns.items() if cs}
+        after = {visitor: min(c.read for c in cs) for visitor, cs in conns.items() if cs}
         found = await self.desk.conversations(CHANNEL, after) if after else {}
         for visitor, cs in conns.items():
             for conn in cs:

@@ -30,6 +30,9 @@ class Connection:
         self.visitor = visitor
         self.address = address
         self.cursor = 0  # the highest message id pushed through this socket
+        # Every stored message up to this id was pushed: catch-ups read after it. A reply pushed
+        # directly (send) may run ahead of it; an older message stored meanwhile is still read.
+        self.read = 0
         self.seen = 0  # the highest id already reported as delivered
         self.lock = asyncio.Lock()  # held while fetching, so pushes cannot overtake a replay
         self._pushed: set[int] = set()
@@ -62,31 +65,32 @@ class Connection:
         self.post(frame)
 
     async def catch_up(self, fetch: Fetch, newest: int = 0) -> None:
-        """Push every stored message after the cursor, oldest first.
+        """Push every stored message not yet read through this socket, oldest first.
 
         ``newest`` is a message id known to be stored (the one just acknowledged): once a page
         reaches it, the drain stops without asking for an empty page, since whatever is stored
         after it is pushed by its own catch-up or send.
         """
         async with self.lock:
-            if newest and self.cursor >= newest:
+            if newest and self.read >= newest:
                 return  # a concurrent catch-up already carried it
-            await self._drain(fetch, self.cursor, newest)
+            await self._drain(fetch, self.read, newest)
 
     async def take(self, entries: list[ConversationEntry], after: int, newest: int, fetch: Fetch) -> None:
         """A catch-up whose first page was read for several visitors at once (everything after ``after``);
         reads on by itself if that page stopped short of ``newest``."""
         async with self.lock:
-            for entry in entries:
-                if entry.id > after:
-                    self.push(entry_frame(entry, self.visitor))
-            if self.cursor < newest:
-                await self._drain(fetch, max(after, entries[-1].id if entries else 0), newest)
+            for entry in entries:  # they hold every message after ``after`` (<= self.read) up to the last
+                self.push(entry_frame(entry, self.visitor))
+            if entries:
+                self.read = max(self.read, entries[-1].id)
+            if self.read < newest:
+                await self._drain(fetch, self.read, newest)
 
     async def replay(self, fetch: Fetch, after: int) -> None:
         """The resume: every message after ``after``, then ``synced``."""
         async with self.lock:
-            self.cursor = after
+            self.cursor = self.read = after
             await self._drain(fetch, after)
             self.post({"type": "synced", "last_message_id": self.cursor})
 
@@ -95,7 +99,7 @@ class Connection:
         while entries := await fetch(after):
             for entry in entries:
                 self.push(entry_frame(entry, self.visitor))
-            after = entries[-1].id
+            after = self.read = max(self.read, entries[-1].id)
             if newest and after >= newest:
                 return
 

@@ -84,6 +84,19 @@ async def test_a_catch_up_for_a_known_message_reads_no_empty_page_and_skips_what
     assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 2, 3, 4, 5]
 
 
+async def test_a_reply_pushed_ahead_does_not_hide_an_older_message_from_the_catch_up():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    await conn.replay(paged([entries(1)])[0], after=0)
+    async with conn.lock:  # a reply (3) goes out directly before the catch-up of message 2 ran
+        conn.push({"type": "message", "message_id": 3})
+    fetch, asked = paged([entries(2, 3)])
+    await conn.catch_up(fetch, newest=2)
+    await conn.close()
+    assert asked == [1]
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 2]
+
+
 async def test_a_stalled_socket_is_closed_instead_of_blocking(monkeypatch):
     monkeypatch.setattr(connection, "MAX_BACKLOG", 5)
     ws = FakeSocket(stalled=True)
