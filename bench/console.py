@@ -171,9 +171,13 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     for label, url in runs:
         if url:
             await pg_recreate(url)
-        with tempfile.TemporaryDirectory() as tmp:
-            log(f"console: {scale} on {label}, {samples} requests per page...")
-            desk = await measure_desk(Path(tmp), url, tickets, samples)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                log(f"console: {scale} on {label}, {samples} requests per page...")
+                desk = await measure_desk(Path(tmp), url, tickets, samples)
+        finally:
+            if url:
+                await pg_recreate(url, drop_only=True)
         anchor = await measure_anchor(sorted({desk["list"][2], desk["ticket"][2]}), samples)
         for key in ("list", "ticket"):
             p50, p99, size, cpu = desk[key]

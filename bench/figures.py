@@ -99,8 +99,8 @@ def private_pg_url(url: str, suffix: str) -> str:
     return urlunsplit(parts._replace(path="/" + (parts.path.lstrip("/") or "postgres") + "_" + suffix))
 
 
-async def pg_recreate(url: str) -> None:
-    """Drop and create the database named in a postgresql+asyncpg URL (through the `postgres` database)."""
+async def pg_recreate(url: str, *, drop_only: bool = False) -> None:
+    """Drop and create (or only drop) the database named in a postgresql+asyncpg URL (through `postgres`)."""
     import asyncpg
 
     parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -108,7 +108,8 @@ async def pg_recreate(url: str) -> None:
     conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        if not drop_only:
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
 

@@ -88,6 +88,8 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
                 kib = await per_socket(desk.procs[0].pid, desk.base().replace("http", "ws") + "/chat/ws", count, "synced")
             finally:
                 desk.stop()
+                if url:
+                    await pg_recreate(url, drop_only=True)
         figures.append(figure(f"RSS per idle web-chat socket ({label}, {count} sockets)", kib * 1.024, "KB",
                               f"bare aiohttp websocket echo, {count} sockets, KB per socket", echo * 1.024,
                               f"value < {TARGET_KB} KB", kib * 1.024 < TARGET_KB))

@@ -235,12 +235,15 @@ async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     if database_url:
         url = private_pg_url(database_url, "bench_webchat")
         results = {}
-        for processes in (1, 2):
-            await pg_recreate(url)
-            with tempfile.TemporaryDirectory() as tmp:
-                log(f"web chat: {processes} helpline run process(es) on PostgreSQL...")
-                results[processes] = await run_desk(Path(tmp), url, processes, visitors, seconds)
-                _summary(f"PostgreSQL, {processes} process(es)", results[processes])
+        try:
+            for processes in (1, 2):
+                await pg_recreate(url)
+                with tempfile.TemporaryDirectory() as tmp:
+                    log(f"web chat: {processes} helpline run process(es) on PostgreSQL...")
+                    results[processes] = await run_desk(Path(tmp), url, processes, visitors, seconds)
+                    _summary(f"PostgreSQL, {processes} process(es)", results[processes])
+        finally:
+            await pg_recreate(url, drop_only=True)
         figures += _figures("PostgreSQL, 1 process", results[1], echo, visitors)
         two = results[2]
         figures.append(figure(f"web chat messages/s end to end (PostgreSQL, 2 processes, {visitors} visitors)",
