@@ -246,6 +246,8 @@ class ChannelState(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The read audit's once-an-hour check and the digest look events up by kind, operator and time.
+    __table_args__ = (Index("ix_audit_events_kind_operator_at", "kind", "operator_id", "at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(48))
