@@ -9,24 +9,19 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from bench.figures import free_port, pg_recreate, print_figures, private_pg_url  # noqa: F401 (re-exported)
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "s" * 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Run the desk from another checkout of helpline (e.g. a commit exported with `git archive`) to compare versions.
@@ -36,19 +31,6 @@ SOURCE = Path(os.environ["HELPLINE_BENCH_SOURCE"]).resolve() if os.environ.get("
 def helpline_cmd() -> list[str]:
     script = Path(sys.executable).parent / "helpline"
     return [str(script)] if script.exists() and SOURCE == ROOT else [sys.executable, "-m", "bot.cli"]
-
-
-async def _recreate_pg(url: str, name: str, drop_only: bool = False) -> None:
-    import asyncpg
-
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 class BenchDesk:
@@ -67,9 +49,8 @@ class BenchDesk:
         self.pg_name = ""
         self.database_url = ""
         if database_url:
-            parts = urlsplit(database_url)
-            self.pg_name = f"{(parts.path.lstrip('/') or 'postgres')}_bench_{tag}"
-            self.database_url = urlunsplit(parts._replace(path="/" + self.pg_name))
+            self.database_url = private_pg_url(database_url, f"bench_{tag}")
+            self.pg_name = urlsplit(self.database_url).path.lstrip("/")
 
     @property
     def base(self) -> str:
@@ -116,7 +97,7 @@ title = "General"
     async def start(self, ready=None, timeout: float = 90.0) -> None:
         """Migrate, start `helpline run`, wait for /healthz (and ``ready()``, an extra async check)."""
         if self.pg_name:
-            await _recreate_pg(self.database_url, self.pg_name)
+            await pg_recreate(self.database_url)
         self._write_config()
         await asyncio.to_thread(self.cli, "db", "upgrade")
         with open(self.log_path, "w") as log:
@@ -175,7 +156,7 @@ title = "General"
                 await asyncio.to_thread(self.proc.wait, 10)
         if self.pg_name:
             with contextlib.suppress(Exception):
-                await _recreate_pg(self.database_url, self.pg_name, drop_only=True)
+                await pg_recreate(self.database_url, drop_only=True)
 
 
 def figure(name: str, value: float | None, unit: str, anchor_name: str, anchor_value: float | None,
@@ -189,10 +170,3 @@ def figure(name: str, value: float | None, unit: str, anchor_name: str, anchor_v
     if note:
         out["note"] = note
     return out
-
-
-def print_figures(figures: list[dict]) -> None:
-    for f in figures:
-        anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']}" if f["anchor"] else "anchor -"
-        print(f"{f['name']}: {f['value']} {f['unit']}  {anchor}  {'met' if f['met'] else 'NOT met'} "
-              f"({f['target']}){'  ' + f['note'] if f.get('note') else ''}")

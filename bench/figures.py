@@ -45,8 +45,9 @@ def print_figures(figures: list[dict]) -> None:
     width = max((len(f["name"]) for f in figures), default=10)
     for f in figures:
         anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']}" if f["anchor"] else ""
-        print(f"{f['name']:<{width}}  {f['value']:>9} {f['unit']:<10} {anchor}  "
-              f"{'met' if f['met'] else 'NOT met'} ({f['target']})")
+        note = f"  {f['note']}" if f.get("note") else ""
+        print(f"{f['name']:<{width}}  {f['value']!s:>9} {f['unit']:<10} {anchor}  "
+              f"{'met' if f['met'] else 'NOT met'} ({f['target']}){note}")
 
 
 def log(*parts) -> None:
