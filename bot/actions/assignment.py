@@ -102,16 +102,23 @@ async def _ticket_and_queue(s, ticket_id: int, now: datetime, lock: bool) -> tup
     return (row[0], row[1]) if row else None
 
 
+async def _assignable(desk: Desk, s, ticket_id: int, now: datetime, lock: bool):
+    """(ticket, queue name, policy) of a ticket the router may place now; None when it may not."""
+    found = await _ticket_and_queue(s, ticket_id, now, lock=lock)
+    if found is None:
+        return None
+    ticket, queue = found
+    policy = queue_policy(desk.settings, queue)
+    return None if policy.strategy == "manual" else (ticket, queue, policy)
+
+
 async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
     async with unit_of_work(desk) as unit:
         s = unit.session
-        found = await _ticket_and_queue(s, ticket_id, now, lock=True)
+        found = await _assignable(desk, s, ticket_id, now, lock=True)
         if found is None:
             return None
-        ticket, queue = found
-        policy = queue_policy(desk.settings, queue)
-        if policy.strategy == "manual":
-            return None
+        ticket, queue, policy = found
         facts = await _facts(unit, ticket, queue, policy, now)
         excluded: set[int] = set()
         while True:
@@ -143,13 +150,10 @@ async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = 
     now = now or utcnow()
     async with desk.sessions() as s:
         unit = Unit(s)
-        found = await _ticket_and_queue(s, ticket_id, now, lock=False)
+        found = await _assignable(desk, s, ticket_id, now, lock=False)
         if found is None:
             return None
-        ticket, queue = found
-        policy = queue_policy(desk.settings, queue)
-        if policy.strategy == "manual":
-            return None
+        ticket, queue, policy = found
         choice = await choose(unit, desk, ticket, await _facts(unit, ticket, queue, policy, now), policy, now, set())
         return choice.id if choice else None
 
