@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.access import Viewer
 from bot.actions.context import Desk, unit_of_work
@@ -20,7 +20,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.events import TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
 from bot.storage import routing_queries as rq
-from bot.storage.models import AuditEvent, Message, Queue, RoutingDecision, Ticket, utcnow
+from bot.storage.models import AuditEvent, Message, Notification, Queue, RoutingDecision, Ticket, utcnow
 from router.routing import TicketRouter
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ async def mark_wrong_queue(desk: Desk, viewer: Viewer, ticket_id: int, queue: st
     now = now or utcnow()
     async with desk.sessions() as s:
         if (await s.execute(select(Queue.id).where(Queue.name == queue))).first() is None:
-            raise InvalidInput(f"there is no queue {queue!r}")
+            raise InvalidInput("there is no queue {queue!r}", queue=queue)
         ticket = await s.get(Ticket, ticket_id)
         current = (await s.get(Queue, ticket.queue_id)).name if ticket else None
     if ticket is None or not viewer.can_see_ticket(ticket.queue_id, ticket.assignee_id):
@@ -119,3 +119,10 @@ async def mark_wrong_queue(desk: Desk, viewer: Viewer, ticket_id: int, queue: st
         unit.session.add(AuditEvent(kind="wrong_queue", ticket_id=ticket_id, operator_id=viewer.id, at=now,
                                     data={"decided": decision.queue, "right": queue}))
         unit.events.append(TicketChanged(ticket_id=ticket_id, what="wrong_queue"))
+
+
+async def mark_alerts_read(desk: Desk, operator_id: int, now: datetime | None = None) -> None:
+    """The operator has seen their alerts: every unread one is marked read."""
+    async with unit_of_work(desk) as unit:
+        await unit.session.execute(update(Notification).where(
+            Notification.operator_id == operator_id, Notification.read_at.is_(None)).values(read_at=now or utcnow()))

@@ -5,20 +5,17 @@ import re
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy import func, select
-
 from bot.actions import assignment, routing
-from bot.actions.context import unit_of_work
 from bot.actions.operators import token_hash
 from bot.console.auth import SESSION_COOKIE, Visit, operator_page
 from bot.console.language import CHOSEN_LANGUAGE
-from bot.console.layout import N_, ROUTING_HEADER, error_page, not_found, page, say, texts
+from bot.console.layout import N_, ROUTING_HEADER, error_page, error_text, not_found, page, say, texts
 from bot.console.login import see_other
 from bot.console.ticket_page import show_ticket
 from bot.errors import InvalidInput, NotFound
 from bot.storage import queries
 from bot.storage import routing_queries as rq
-from bot.storage.models import Notification, Operator, OperatorSession, Queue, Ticket, TicketSla, utcnow
+from bot.storage.models import TicketSla, utcnow
 from bot.web import DESK
 from router.assign import STATUSES
 from router.sla import LIGHTS, queue_light
@@ -68,13 +65,10 @@ async def routing_header(request: web.Request, handler):
             and token and len(token) <= 128:
         desk = request.app[DESK]
         async with desk.sessions() as s:
-            row = (await s.execute(
-                select(Operator.id, Operator.status, Operator.role, Operator.console_language).join(OperatorSession, OperatorSession.operator_id == Operator.id)
-                .where(OperatorSession.token_hash == token_hash(desk, token)))).first()
+            row = await rq.session_operator(s, token_hash(desk, token))
             if row is not None:
                 request[CHOSEN_LANGUAGE] = row.console_language  # the guard reads it again; the texts below need it
-                unread = (await s.execute(select(func.count()).select_from(Notification).where(
-                    Notification.operator_id == row.id, Notification.read_at.is_(None)))).scalar_one()
+                unread = await rq.unread_count(s, row.id)
                 header = {"status": row.status, "statuses": STATUS_LABELS, "unread": unread, "next": request.path_qs}
                 match = _TICKET_PAGE.match(request.path)
                 if match:
@@ -84,7 +78,7 @@ async def routing_header(request: web.Request, handler):
 
 
 async def _ticket_routing(s, number: int, operator_id: int, _) -> dict | None:
-    ticket = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    ticket = await rq.ticket_by_number(s, number)
     if ticket is None:
         return None
     now = utcnow()
@@ -92,7 +86,7 @@ async def _ticket_routing(s, number: int, operator_id: int, _) -> dict | None:
     sla = await s.get(TicketSla, ticket.id)
     offered_name = None
     if ticket.offered_to_id and ticket.assignee_id is None:
-        offered_name = (await s.execute(select(Operator.display_name).where(Operator.id == ticket.offered_to_id))).scalar_one()
+        offered_name = await rq.operator_name(s, ticket.offered_to_id)
     return {
         "light": shown_light(sla, now, _) if ticket.status in rq.OPEN_STATUSES else None,
         "decision": {"queue": decision.queue, "reason": decision.reason, "corrected": decision.corrected_queue} if decision else None,
@@ -122,8 +116,7 @@ async def _ticket_act(request: web.Request, visit: Visit, act) -> web.Response:
     if row is None or not visit.viewer.can_see_ticket(row.queue_id, row.assignee_id):
         # An offer may come from a queue the operator does not work in (a supervisor's backup level).
         async with desk.sessions() as s:
-            offered = (await s.execute(select(Ticket.id).where(Ticket.number == number,
-                                                               Ticket.offered_to_id == visit.viewer.id))).scalar_one_or_none()
+            offered = await rq.offered_ticket_id(s, number, visit.viewer.id)
         if offered is None:
             return not_found(request, visit)
         ticket_id = offered
@@ -134,7 +127,7 @@ async def _ticket_act(request: web.Request, visit: Visit, act) -> web.Response:
     except NotFound:
         return not_found(request, visit)
     except InvalidInput as exc:
-        return await show_ticket(request, visit, number, status=400, error=str(exc))
+        return await show_ticket(request, visit, number, status=400, error=error_text(request, exc))
     async with desk.sessions() as s:
         still = await queries.ticket_row_by_id(s, ticket_id)
     if still is None or not visit.viewer.can_see_ticket(still.queue_id, still.assignee_id):
@@ -173,11 +166,7 @@ async def alerts(request: web.Request, visit: Visit) -> web.Response:
 
 @operator_page
 async def alerts_read(request: web.Request, visit: Visit) -> web.Response:
-    async with unit_of_work(request.app[DESK]) as unit:
-        from sqlalchemy import update
-
-        await unit.session.execute(update(Notification).where(Notification.operator_id == visit.viewer.id,
-                                                              Notification.read_at.is_(None)).values(read_at=utcnow()))
+    await routing.mark_alerts_read(request.app[DESK], visit.viewer.id)
     return see_other("/console/alerts")
 
 
@@ -191,7 +180,7 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
     now = utcnow()
     desk = request.app[DESK]
     async with desk.sessions() as s:
-        queues = {qid: name for qid, name in await s.execute(select(Queue.id, Queue.name).order_by(Queue.name))
+        queues = {qid: name for qid, name in (await rq.queue_names(s)).items()
                   if viewer.sees_everything or qid in viewer.queue_ids}
         lights = await rq.open_lights_per_queue(s, queues)
         open_rows = await queries.list_tickets(s, viewer, status="active", limit=500)
@@ -200,7 +189,7 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
         decided = await rq.decisions_per_queue(s)
         workload = await queries.operator_workload(s)
         used = await rq.loads(s, now)
-        people = list((await s.execute(select(Operator.id, Operator.status, Operator.seen_at, Operator.capacity))).all())
+        presence = await rq.presence(s)
     queue_rows = []
     for qid, name in queues.items():
         worst, counts = queue_light(shown_light(sla, now)["level"] for sla in lights.get(qid, []))
@@ -212,7 +201,6 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
     table = {(src, dst): 0 for src in names for dst in names}
     for _, src, dst, _, _, _ in corrected:
         table[(src, dst)] = table.get((src, dst), 0) + 1
-    presence = {pid: (status, seen) for pid, status, seen, _ in people}
     operators = [{"name": o.display_name, "status": presence.get(o.id, ("offline", None))[0], "open": count,
                   "load": ", ".join(f"{ch} {n}" for ch, n in sorted(used.get(o.id, {}).items())) or "—",
                   "capacity": ", ".join(f"{ch} {n}" for ch, n in sorted((o.capacity or desk.settings.router.assignment.default_capacity).items())),

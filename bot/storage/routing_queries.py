@@ -8,8 +8,8 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from bot.storage.models import (
-    AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, Queue, RoutingDecision, Ticket,
-    TicketSla, operator_queues,
+    AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, OperatorSession, Queue,
+    RoutingDecision, Ticket, TicketSla, operator_queues,
 )
 from router.assign import ONLINE
 from router.sla import CLIENT, REOPEN, REPLY, RESOLVE, START, TimelineEvent
@@ -124,22 +124,65 @@ async def held_on(session, now: datetime, operator_id: int, channel: str) -> int
 
 
 async def loads(session, now: datetime, operator_ids=None, queue_id: int | None = None) -> dict[int, dict[str, int]]:
-    """Tickets each operator holds or is being offered, per channel (the capacity they use)."""
-    held = select(Ticket.assignee_id, Ticket.channel, func.count()).where(
-        Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+    """Tickets each operator holds or is being offered, per channel (the capacity they use).
+
+    Held tickets come from the trigger-kept operator_loads (migration 0008), live offers from the
+    offer index, so neither part scans the open tickets.
+    """
+    held = select(OperatorLoad.operator_id, OperatorLoad.channel, OperatorLoad.held).where(OperatorLoad.held > 0)
     offered = select(Ticket.offered_to_id, Ticket.channel, func.count()).where(
-        Ticket.offered_to_id.is_not(None), Ticket.assignee_id.is_(None), Ticket.offer_expires_at > now)
+        Ticket.offered_to_id.is_not(None), Ticket.assignee_id.is_(None), Ticket.offer_expires_at > now
+    ).group_by(Ticket.offered_to_id, Ticket.channel)
     if queue_id is not None:
         members = select(operator_queues.c.operator_id).where(operator_queues.c.queue_id == queue_id)
-        held, offered = held.where(Ticket.assignee_id.in_(members)), offered.where(Ticket.offered_to_id.in_(members))
+        held, offered = held.where(OperatorLoad.operator_id.in_(members)), offered.where(Ticket.offered_to_id.in_(members))
     if operator_ids is not None:
-        held = held.where(Ticket.assignee_id.in_(list(operator_ids)))
+        held = held.where(OperatorLoad.operator_id.in_(list(operator_ids)))
         offered = offered.where(Ticket.offered_to_id.in_(list(operator_ids)))
     result: dict[int, dict[str, int]] = defaultdict(dict)
-    for query, column in ((held, Ticket.assignee_id), (offered, Ticket.offered_to_id)):
-        for op_id, channel, count in await session.execute(query.group_by(column, Ticket.channel)):
+    for query in (held, offered):
+        for op_id, channel, count in await session.execute(query):
             result[op_id][channel] = result[op_id].get(channel, 0) + count
     return result
+
+
+async def presence(session) -> dict[int, tuple[str, datetime | None]]:
+    """(status, last seen) of every operator, for the supervisors' overview."""
+    return {op_id: (status, seen) for op_id, status, seen in
+            await session.execute(select(Operator.id, Operator.status, Operator.seen_at))}
+
+
+async def session_operator(session, token_hash: str):
+    """(id, status, role, console_language) of the operator a console session belongs to, or None."""
+    return (await session.execute(
+        select(Operator.id, Operator.status, Operator.role, Operator.console_language)
+        .join(OperatorSession, OperatorSession.operator_id == Operator.id)
+        .where(OperatorSession.token_hash == token_hash))).first()
+
+
+async def unread_count(session, operator_id: int) -> int:
+    return (await session.execute(select(func.count()).select_from(Notification).where(
+        Notification.operator_id == operator_id, Notification.read_at.is_(None)))).scalar_one()
+
+
+async def ticket_by_number(session, number: int) -> Ticket | None:
+    return (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+
+
+async def operator_name(session, operator_id: int) -> str | None:
+    return (await session.execute(select(Operator.display_name).where(Operator.id == operator_id))).scalar_one_or_none()
+
+
+async def offered_ticket_id(session, number: int, operator_id: int) -> int | None:
+    """The ticket with this number if it is being offered to the operator (an offer may come from a
+    queue they do not work in: a supervisor's backup level)."""
+    return (await session.execute(select(Ticket.id).where(Ticket.number == number, Ticket.offered_to_id == operator_id))
+            ).scalar_one_or_none()
+
+
+async def queue_names(session) -> dict[int, str]:
+    """Queue id -> name, in name order."""
+    return {qid: name for qid, name in await session.execute(select(Queue.id, Queue.name).order_by(Queue.name))}
 
 
 async def refused_by(session, ticket_id: int, since: datetime | None) -> frozenset[int]:

@@ -132,3 +132,31 @@ async def test_wrong_queue_marks_fill_the_supervisors_transfer_table(desk_app):
     async with operator:
         async with operator.get(f"{desk_app.url}/console/routing") as r:
             assert r.status == 403
+
+
+async def test_the_overview_shows_each_operators_load_held_and_offered(desk_app):
+    await desk_app.add_operator("boss", role="supervisor", queues=("delivery",))
+    await desk_app.add_operator("anna", queues=("delivery",))
+    anna = await desk_app.logged_in("anna")
+    async with anna:
+        async with anna.get(f"{desk_app.url}/console") as r:
+            csrf = csrf_of(await r.text())
+        async with anna.post(f"{desk_app.url}/console/status", data={"csrf_token": csrf, "status": "online"}) as r:
+            assert r.status == 200
+        first = await desk_app.client_writes("My parcel never came", user="visitor-1")
+        await desk_app.desk.bus.drain()
+        async with anna.post(f"{desk_app.url}/console/tickets/{first.ticket_number}/accept",
+                             data={"csrf_token": csrf}, allow_redirects=False) as r:
+            assert r.status == 303
+        await desk_app.client_writes("Where is my order?", user="visitor-2")  # offered to anna: counts too
+        await desk_app.desk.bus.drain()
+
+    def load_of(page: str, name: str) -> str:
+        row = page.split(f"<tr><td>{name}</td>")[1].split("</tr>")[0]
+        return row.split("<td>")[3].split("</td>")[0]
+
+    boss = await desk_app.logged_in("boss")
+    async with boss:
+        async with boss.get(f"{desk_app.url}/console/routing") as r:
+            overview = await r.text()
+    assert load_of(overview, "Anna") == "fakechat 2" and load_of(overview, "Boss") == "—"
