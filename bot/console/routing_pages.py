@@ -187,9 +187,8 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
         stored = await rq.ticket_lights(s, [r.id for r in open_rows])
         corrected = await rq.corrections(s)
         decided = await rq.decisions_per_queue(s)
-        workload = await queries.operator_workload(s)
+        people = await queries.all_operators(s)  # with their presence and capacity
         used = await rq.loads(s, now)
-        presence = await rq.presence(s)
     queue_rows = []
     for qid, name in queues.items():
         worst, counts = queue_light(shown_light(sla, now)["level"] for sla in lights.get(qid, []))
@@ -201,11 +200,11 @@ async def overview(request: web.Request, visit: Visit) -> web.Response:
     table = {(src, dst): 0 for src in names for dst in names}
     for _, src, dst, _, _, _ in corrected:
         table[(src, dst)] = table.get((src, dst), 0) + 1
-    operators = [{"name": o.display_name, "status": presence.get(o.id, ("offline", None))[0], "open": count,
+    operators = [{"name": o.display_name, "status": o.status,
                   "load": ", ".join(f"{ch} {n}" for ch, n in sorted(used.get(o.id, {}).items())) or "—",
                   "capacity": ", ".join(f"{ch} {n}" for ch, n in sorted((o.capacity or desk.settings.router.assignment.default_capacity).items())),
                   "queues": sorted(q.name for q in o.queues)}
-                 for o, count in workload if o.active and (viewer.sees_everything or {q.id for q in o.queues} & viewer.queue_ids)]
+                 for o in people if o.active and (viewer.sees_everything or {q.id for q in o.queues} & viewer.queue_ids)]
     return page(request, visit, "routing.html", queues=queue_rows, tickets=tickets, names=names, table=table,
                 decided=decided, corrections=len(corrected), operators=operators)
 

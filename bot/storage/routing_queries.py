@@ -146,12 +146,6 @@ async def loads(session, now: datetime, operator_ids=None, queue_id: int | None 
     return result
 
 
-async def presence(session) -> dict[int, tuple[str, datetime | None]]:
-    """(status, last seen) of every operator, for the supervisors' overview."""
-    return {op_id: (status, seen) for op_id, status, seen in
-            await session.execute(select(Operator.id, Operator.status, Operator.seen_at))}
-
-
 async def session_operator(session, token_hash: str):
     """(id, status, role, console_language) of the operator a console session belongs to, or None."""
     return (await session.execute(
