@@ -12,8 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from bot.actions.assignment import (
     apply_step_timeouts, assign_backlog, assign_ticket, expire_offers, expire_presence, mark_present, requeue,
 )
@@ -22,9 +20,9 @@ from bot.actions.routing import route_ticket, tickets_to_route
 from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla, sync_tickets_sla
 from bot.events import MessageReceived, TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
-from bot.storage.models import Ticket, utcnow
-from bot.storage.singleton import run_alone
-from bot.workers import cancel_task, wait_for_wake
+from bot.storage.models import utcnow
+from bot.storage.queries import next_offer_expiry
+from bot.workers import PassLoop
 from router.routing import TicketRouter
 
 logger = logging.getLogger(__name__)
@@ -77,8 +75,8 @@ class RoutingWorker:
         self.desk = desk
         self.router = router
         self.present = present
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        # The timers (offers, SLA clocks, backlog) run in one desk process; the listeners in every one.
+        self._loop = PassLoop("routing", lambda: self.run_once(), self._pause, singleton="routing")
         self._sla_batch = Coalescer(lambda ids: sync_tickets_sla(desk, ids))
         self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_message),
                                (TicketChanged, self._on_changed))
@@ -104,16 +102,16 @@ class RoutingWorker:
         if event.ticket_id is not None and event.what in RESYNC_ON:
             await sync_ticket_sla(self.desk, event.ticket_id)
         if event.what in WAKE_ON:
-            self._wake.set()
+            self._loop.wake()
 
     async def _wake_on_change(self, event: TicketChanged) -> None:
         if event.what in WAKE_ON:
-            self._wake.set()
+            self._loop.wake()
 
     async def place(self, ticket_id: int, now: datetime | None = None) -> None:
         """Route a handed-off ticket and try to give it to an operator at once."""
         if self.router is None:  # the model is still loading: the pass after it loads routes it
-            self._wake.set()
+            self._loop.wake()
             return
         await route_ticket(self.desk, self.router, ticket_id, now)
         await assign_ticket(self.desk, ticket_id, now)
@@ -137,40 +135,28 @@ class RoutingWorker:
 
     async def _next_moment(self) -> datetime | None:
         async with self.desk.sessions() as s:
-            offer = (await s.execute(select(func.min(Ticket.offer_expires_at))
-                                     .where(Ticket.offered_to_id.is_not(None)))).scalar_one()
+            offer = await next_offer_expiry(s)
         deadline = await next_due(self.desk)
         return min((m for m in (offer, deadline) if m is not None), default=None)
 
     # --- lifecycle ---
 
     async def start(self) -> None:
-        # The timers (offers, SLA clocks, backlog) run in one desk process; the listeners in every one.
-        engine = self.desk.sessions.kw["bind"]
-        self._task = asyncio.get_running_loop().create_task(run_alone(engine, "routing", self._run), name="routing")
+        self._loop.start(self.desk.sessions.kw["bind"])
 
     async def stop(self) -> None:
         for event_type, listener in self._subscriptions:
             self.desk.bus.unsubscribe(event_type, listener)
         self.desk.bus.unsubscribe(TicketChanged, self._wake_on_change)
-        await cancel_task(self._task)
-        self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
-    async def _run(self) -> None:
+    def _pause(self, upcoming: datetime | None) -> float:
+        """Until the next due moment, but never longer than the poll interval: a wall-clock jump is
+        noticed within one interval, and due rows are compared with the clock anew."""
         poll = self.desk.settings.router.assignment.poll_seconds
-        while True:
-            self._wake.clear()
-            try:
-                upcoming = await self.run_once()
-            except Exception:
-                logger.exception("routing pass failed; retrying shortly")
-                upcoming = None
-            # Sleep until the next due moment, but never longer than the poll interval: a wall-clock
-            # jump is noticed within one interval, and due rows are compared with the clock anew.
-            timeout = poll
-            if upcoming is not None:
-                timeout = min(poll, max(0.05, (upcoming - utcnow()).total_seconds()))
-            await wait_for_wake(self._wake, timeout)
+        if upcoming is None:
+            return poll
+        return min(poll, max(0.05, (upcoming - utcnow()).total_seconds()))

@@ -1,13 +1,15 @@
-"""The outbox rows' life: claim due rows under a lease, record a send or a failure.
+"""The outbox rows' life: claim due rows under a lease, record a batch's sends and failures.
 
 The delivery worker (bot/outbox.py) owns the loop and the adapters; this module owns the writes.
 A claim moves rows to ``sending`` with a lease; a crash leaves the lease to expire and the row is
 claimed again (at least once). On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets processes share work.
+A batch's outcomes are written in one transaction; if that fails, one by one.
 """
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -16,9 +18,29 @@ from bot.actions.context import Desk, unit_of_work
 from bot.domain import OutboundMessage
 from bot.events import DeliveryChanged
 from bot.storage.models import Message, OutboxItem, utcnow
-from bot.storage.queries import outbound_message
+from bot.storage.outbound import outbound_messages
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What became of one claimed row: sent (``error`` empty), failed, or held back behind another row.
+
+    ``behind``: an earlier row to the same chat failed in this batch, so this one was not tried and
+    falls due with it (a wait, not a failed attempt), keeping the chat's order.
+    """
+
+    item_id: int
+    external_id: str = ""
+    error: str = ""
+    permanent: bool = False
+    retry_after: float | None = None
+    behind: int | None = None
+
+    @property
+    def sent(self) -> bool:
+        return not self.error and self.behind is None
 
 
 def retry_delay(attempts: int, first: float, ceiling: float, rng: random.Random = random.Random()) -> float:
@@ -51,51 +73,98 @@ async def claim_due(desk: Desk, batch: int) -> list[int]:
         return [item.id for item in rows]
 
 
-async def outbound_of(desk: Desk, item_id: int) -> tuple[str, OutboundMessage]:
-    """(channel, what to send) for one claimed row."""
+async def outbound_of(desk: Desk, item_ids: list[int]) -> list[tuple[int, str, OutboundMessage | None]]:
+    """(row id, channel, what to send) for claimed rows, in the order given, read together."""
     async with desk.sessions() as s:
-        item = await s.get(OutboxItem, item_id)
-        return item.channel, await outbound_message(s, item.message_id)
+        items = {i.id: i for i in (await s.execute(select(OutboxItem).where(OutboxItem.id.in_(item_ids)))).scalars()}
+        payloads = await outbound_messages(s, [i.message_id for i in items.values()])
+        return [(i, items[i].channel, payloads.get(items[i].message_id)) for i in item_ids if i in items]
 
 
-async def record_sent(desk: Desk, item_id: int, external_id: str) -> None:
-    async with unit_of_work(desk) as unit:
-        item = await unit.session.get(OutboxItem, item_id)
-        message = await unit.session.get(Message, item.message_id)
-        item.status = "sent"
-        item.sent_at = utcnow()
-        item.last_error = ""
-        # The client may have reported the message seen while send() ran (the web chat does so
-        # within milliseconds): a conditional write never steps back from "delivered".
-        stepped = (await unit.session.execute(
-            update(Message).where(Message.id == message.id, Message.delivery_status != "delivered")
-            .values(delivery_status="sent", delivery_error="").execution_options(synchronize_session=False))).rowcount
-        if external_id and not message.external_id:
-            message.external_id = f"out:{external_id}"
-        unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
-                                           status="sent" if stepped else "delivered"))
+async def record_attempts(desk: Desk, attempts: list[Attempt]) -> None:
+    """Write a batch's outcomes in one transaction; should that fail, each on its own (a bad row stays leased)."""
+    if not attempts:
+        return
+    try:
+        async with unit_of_work(desk) as unit:
+            await _record(unit, desk.settings.outbox, attempts)
+        return
+    except Exception:
+        if len(attempts) == 1:
+            raise
+        logger.exception("recording %d outbox outcomes together failed; recording them one by one", len(attempts))
+    for attempt in attempts:
+        try:
+            async with unit_of_work(desk) as unit:
+                await _record(unit, desk.settings.outbox, [attempt])
+        except Exception:
+            # The row keeps its lease and is sent again after it: at least once.
+            logger.exception("recording the outcome of outbox item %s failed", attempt.item_id)
 
 
-async def record_failure(desk: Desk, item_id: int, reason: str, permanent: bool, retry_after: float | None) -> None:
-    """A failed attempt: back off and retry, or give up for good (permanent, or out of attempts)."""
-    settings = desk.settings.outbox
-    async with unit_of_work(desk) as unit:
-        item = await unit.session.get(OutboxItem, item_id)
-        message = await unit.session.get(Message, item.message_id)
-        item.last_error = reason[:2000]
-        if retry_after is not None and not permanent:
-            # The channel asked us to wait (Telegram's 429 retry_after): a rate limit, not a
-            # failed attempt, so a long flood wait delays a message but never fails it.
-            item.attempts = max(0, item.attempts - 1)
-        if permanent or item.attempts >= settings.max_attempts:
-            item.status = "failed"
-            message.delivery_status = "failed"
-            message.delivery_error = reason[:2000]
-            logger.warning("outbox item %s failed for good after %d attempt(s): %s", item_id, item.attempts, reason)
+async def _record(unit, settings, attempts: list[Attempt]) -> None:
+    s = unit.session
+    items = {i.id: i for i in (await s.execute(
+        select(OutboxItem).where(OutboxItem.id.in_([a.item_id for a in attempts])))).scalars()}
+    messages = {m.id: m for m in (await s.execute(
+        select(Message).where(Message.id.in_([i.message_id for i in items.values()])))).scalars()}
+    sent = [a for a in attempts if a.sent and a.item_id in items]
+    # The client may have reported a message seen while send() ran (the web chat does so within
+    # milliseconds): a conditional write never steps back from "delivered".
+    stepped = set()
+    if sent:
+        stepped = set((await s.execute(
+            update(Message).where(Message.id.in_([items[a.item_id].message_id for a in sent]),
+                                  Message.delivery_status != "delivered")
+            .values(delivery_status="sent", delivery_error="").returning(Message.id)
+            .execution_options(synchronize_session=False))).scalars())
+    now = utcnow()
+    # Rows held back go last: they fall due with the row ahead of them, once its outcome is known.
+    for attempt in sorted(attempts, key=lambda a: a.behind is not None):
+        item = items.get(attempt.item_id)
+        if item is None:
+            continue  # erased meanwhile (retention, a client's erasure)
+        message = messages.get(item.message_id)
+        if message is None:
+            item.status, item.last_error = "failed", "the message no longer exists"
+            continue
+        if attempt.sent:
+            item.status, item.sent_at, item.last_error = "sent", now, ""
+            if attempt.external_id and not message.external_id:
+                message.external_id = f"out:{attempt.external_id}"
+            unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
+                                               status="sent" if message.id in stepped else "delivered"))
+        elif attempt.behind is not None:
+            _hold_back(item, items.get(attempt.behind), attempt.error, now)
         else:
-            delay = retry_after if retry_after is not None else retry_delay(
-                item.attempts, settings.first_retry_seconds, settings.max_retry_seconds)
-            item.status = "pending"
-            item.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
-                                           status=message.delivery_status, error=message.delivery_error))
+            _fail(unit, settings, item, message, attempt, now)
+
+
+def _hold_back(item: OutboxItem, ahead: OutboxItem | None, reason: str, now: datetime) -> None:
+    """Not tried: falls due with the row ahead of it (or at once, when that one is done with)."""
+    item.attempts = max(0, item.attempts - 1)
+    item.status = "pending"
+    item.last_error = reason[:2000]
+    item.next_attempt_at = ahead.next_attempt_at if ahead is not None and ahead.status == "pending" else now
+
+
+def _fail(unit, settings, item: OutboxItem, message: Message, attempt: Attempt, now: datetime) -> None:
+    """A failed attempt: back off and retry, or give up for good (permanent, or out of attempts)."""
+    reason = attempt.error
+    item.last_error = reason[:2000]
+    if attempt.retry_after is not None and not attempt.permanent:
+        # The channel asked us to wait (Telegram's 429 retry_after): a rate limit, not a
+        # failed attempt, so a long flood wait delays a message but never fails it.
+        item.attempts = max(0, item.attempts - 1)
+    if attempt.permanent or item.attempts >= settings.max_attempts:
+        item.status = "failed"
+        message.delivery_status = "failed"
+        message.delivery_error = reason[:2000]
+        logger.warning("outbox item %s failed for good after %d attempt(s): %s", item.id, item.attempts, reason)
+    else:
+        delay = attempt.retry_after if attempt.retry_after is not None else retry_delay(
+            item.attempts, settings.first_retry_seconds, settings.max_retry_seconds)
+        item.status = "pending"
+        item.next_attempt_at = now + timedelta(seconds=delay)
+    unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
+                                       status=message.delivery_status, error=message.delivery_error))

@@ -5,7 +5,6 @@ nothing; the bus only wakes it early. Each pass can be run by hand with an expli
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -15,8 +14,7 @@ from bot.actions.segments import recompute_segments
 from bot.actions.surveys import schedule_missed, schedule_survey, send_due_surveys
 from bot.events import TicketResolved
 from bot.storage.models import utcnow
-from bot.storage.singleton import run_alone
-from bot.workers import cancel_task, wait_for_wake
+from bot.workers import PassLoop
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 15.0
@@ -29,23 +27,21 @@ class FeedbackWorker:
         self.desk = desk
         self.public_url = public_url
         self.passes = passes  # more periodic work: async callables taking (desk, now)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        # Surveys, segments and the digest: one desk process sends them; a pass every POLL_SECONDS.
+        self._loop = PassLoop("feedback", lambda: self.run_once(), lambda _handled: POLL_SECONDS, singleton="feedback")
 
     async def on_ticket_resolved(self, event: TicketResolved) -> None:
         """Plan the survey at once; the worker sends it when due (at once when the delay is 0)."""
         if await schedule_survey(self.desk, event.ticket_id) is not None:
-            self._wake.set()
+            self._loop.wake()
 
     async def start(self) -> None:
         self.desk.bus.subscribe(TicketResolved, self.on_ticket_resolved)
-        engine = self.desk.sessions.kw["bind"]  # surveys, segments and the digest: one desk process sends them
-        self._task = asyncio.get_running_loop().create_task(run_alone(engine, "feedback", self._run), name="feedback")
+        self._loop.start(self.desk.sessions.kw["bind"])
 
     async def stop(self) -> None:
         self.desk.bus.unsubscribe(TicketResolved, self.on_ticket_resolved)
-        await cancel_task(self._task)
-        self._task = None
+        await self._loop.stop()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass: plan missed surveys, send due ones, then the other periodic work; returns surveys handled."""
@@ -58,15 +54,6 @@ class FeedbackWorker:
             except Exception:
                 logger.exception("feedback pass %s failed", getattr(work, "__name__", work))
         return handled
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except Exception:
-                logger.exception("feedback pass failed; retrying shortly")
-            await wait_for_wake(self._wake, POLL_SECONDS)
 
 
 class SegmentSweep:

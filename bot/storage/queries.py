@@ -1,4 +1,4 @@
-"""Read queries for the console, the API, the web chat and the delivery worker."""
+"""Read queries for the console, the API, the web chat and the workers (outbound payloads: bot/storage/outbound.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from bot.access import Viewer
-from bot.domain import Attachment, AuthorKind, ConversationEntry, Direction, OutboundMessage
+from bot.domain import Attachment, AuthorKind, ConversationEntry, Direction
 from bot.storage.models import (
     ChannelIdentity, ChannelState, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
 )
@@ -238,50 +238,6 @@ async def conversations(session, channel: str, after: dict[str, int], limit: int
     return found
 
 
-async def outbound_message(session, message_id: int) -> OutboundMessage | None:
-    """What the delivery worker hands to a channel adapter for one stored outbound message."""
-    m = (await session.execute(select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
-                               .where(Message.id == message_id))).scalar_one_or_none()
-    if m is None:
-        return None
-    ticket = await session.get(Ticket, m.ticket_id)
-    reply_to, references = await _thread_of(session, m)
-    queue = await session.get(Queue, ticket.queue_id)
-    return OutboundMessage(
-        channel=m.channel, chat_id=ticket.chat_id, text=m.text, message_id=m.id, ticket_public_id=ticket.public_id,
-        author_kind=AuthorKind(m.author_kind), author_name=m.operator.display_name if m.operator else "",
-        attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
-                          for a in m.attachments),
-        choices=tuple(m.choices or ()), created_at=m.created_at,
-        reply_to=reply_to, references=references, subject=ticket.subject, ticket_number=ticket.number,
-        sender_name=(queue.title or queue.name) if queue else "")
-
-
-THREAD_REFERENCES = 20
-
-
-async def _thread_of(session, m: Message) -> tuple[str, tuple[str, ...]]:
-    """The platform id of the client's latest message before ``m`` and the ids of the ticket's earlier messages.
-
-    Channels that thread (email In-Reply-To and References) answer the client's latest real message
-    (not an auto-reply) and name the thread's first message and the latest ones.
-    """
-    rows = (await session.execute(
-        select(Message.external_id, Message.direction, Message.author_kind, Message.automated)
-        .where(Message.ticket_id == m.ticket_id, Message.id < m.id, Message.external_id.is_not(None))
-        .order_by(Message.id))).all()
-    ids, reply_to = [], ""
-    for external_id, direction, author_kind, automated in rows:
-        platform_id = external_id.removeprefix("out:") if direction == "out" else external_id
-        if author_kind in ("client", "bot", "operator"):
-            ids.append(platform_id)
-        if direction == "in" and author_kind == "client" and not automated:
-            reply_to = platform_id
-    if len(ids) > THREAD_REFERENCES:
-        ids = ids[:1] + ids[-(THREAD_REFERENCES - 1):]
-    return reply_to, tuple(dict.fromkeys(ids))
-
-
 async def ticket_links(session, ticket_id: int) -> dict:
     """Numbers of the ticket this one continues and of another client's ticket its first message named."""
     previous, mentioned = _PREVIOUS, _MENTIONED
@@ -429,3 +385,9 @@ async def bot_parts(session, ticket_ids: list[int]) -> dict[int, tuple[int, int 
     rows = await session.execute(select(BotDialogue.ticket_id, BotDialogue.handoff_message_id, BotDialogue.state)
                                  .where(BotDialogue.ticket_id.in_(ticket_ids), BotDialogue.handoff_message_id.is_not(None)))
     return {tid: (last, (state or {}).get("summary_note_id")) for tid, last, state in rows}
+
+
+async def next_offer_expiry(session) -> datetime | None:
+    """When the earliest pending offer to an operator runs out (None: no offer waits)."""
+    return (await session.execute(select(func.min(Ticket.offer_expires_at))
+                                  .where(Ticket.offered_to_id.is_not(None)))).scalar_one()
