@@ -9,11 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
+from bot.actions.sla import sync_sla
 from bot.config import Settings
 from bot.errors import InvalidInput, NotFound
 from bot.feedback.segments import SEGMENTS, ClientHistory, clean_tags, decide
+from bot.events import TicketChanged
 from bot.routing_settings import client_priority
-from bot.storage.models import Client, ClientSegment, Complaint, SegmentChange, Survey, Ticket, utcnow
+from bot.storage import routing_queries as rq
+from bot.storage.models import AuditEvent, Client, ClientSegment, Complaint, SegmentChange, Survey, Ticket, utcnow
 
 BATCH = 500
 
@@ -24,6 +27,45 @@ async def routing_priority(s, settings: Settings, ticket: Ticket) -> tuple[str, 
     if standing is None:
         return ticket.priority, ""
     return client_priority(settings, ticket.priority, standing.segment, standing.tags)
+
+
+async def raise_open_tickets(unit: Unit, settings: Settings, standings: dict[int, tuple[str, list[str]]],
+                             now: datetime) -> int:
+    """Give the open tickets of clients whose segment or tags changed the priority these now map to,
+    as routing would (only ever raised); returns how many were raised.
+
+    Each raise is audited and appended to the routing decision's reason, where the console shows why
+    a ticket has its priority; its SLA clocks follow the new priority and the backlog serves it by it.
+    All the clients' open tickets are locked, so a ticket being routed meanwhile is waited for (and then
+    raised here) or skipped by the router until this commits (and then routed with the new standing).
+    """
+    config = settings.router.priority
+    if not standings or not (config.segments or config.tags):
+        return 0
+    s, raised = unit.session, 0
+    tickets = (await s.execute(select(Ticket).where(Ticket.client_id.in_(list(standings)),
+                                                    Ticket.status.in_(rq.OPEN_STATUSES))
+                               .order_by(Ticket.id).with_for_update())).scalars().all()
+    for ticket in tickets:
+        if ticket.routed_at is None:  # the router reads the new standing when it places the ticket
+            continue
+        segment, tags = standings[ticket.client_id]
+        priority, why = client_priority(settings, ticket.priority, segment, tags)
+        if not why:
+            continue
+        before, ticket.priority = ticket.priority, priority
+        ticket.version += 1
+        ticket.updated_at = now
+        decision = await rq.latest_decision(s, ticket.id)
+        if decision is not None:
+            decision.reason = f"{decision.reason}; {why}" if decision.reason else why
+        s.add(AuditEvent(kind="priority_raised", ticket_id=ticket.id, at=now,
+                         data={"from": before, "priority": priority, "reason": why}))
+        await s.flush()
+        await sync_sla(unit, settings, ticket, now)  # the targets depend on the priority
+        unit.events.append(TicketChanged(ticket_id=ticket.id, what="priority"))
+        raised += 1
+    return raised
 
 
 async def _histories(s, client_ids: list[int], since: datetime, low_score: int) -> dict[int, ClientHistory]:
@@ -79,6 +121,7 @@ async def _recompute_batch(desk: Desk, batch: list[int], since: datetime, now: d
         histories = await _histories(s, batch, since, desk.settings.feedback.survey.low_score)
         current = {row.client_id: row for row in (await s.execute(
             select(ClientSegment).where(ClientSegment.client_id.in_(batch)))).scalars()}
+        moved: dict[int, tuple[str, list[str]]] = {}
         for cid in batch:
             segment, reason = decide(histories[cid], rules, now)
             row = current.get(cid)
@@ -86,13 +129,16 @@ async def _recompute_batch(desk: Desk, batch: list[int], since: datetime, now: d
                 s.add(ClientSegment(client_id=cid, segment=segment, computed=segment, pinned=False, tags=[],
                                     reason=reason, updated_at=now))
                 _record(unit, cid, None, segment, [], "rules", None, reason)
+                moved[cid] = (segment, [])
                 changed += 1
             elif row.computed != segment or (not row.pinned and row.segment != segment):
                 if not row.pinned and row.segment != segment:
                     _record(unit, cid, row, segment, list(row.tags), "rules", None, reason)
                     row.segment = segment
+                    moved[cid] = (segment, list(row.tags))
                     changed += 1
                 row.computed, row.reason, row.updated_at = segment, reason, now
+        await raise_open_tickets(unit, desk.settings, moved, now)
     return changed
 
 
@@ -135,6 +181,7 @@ async def pin_segment(desk: Desk, client_id: int, *, segment: str | None = None,
             why = reason or ("unpinned: back to the rules" if unpin else f"pinned by {source}" if segment else "tags changed")
             _record(unit, client_id, before, row.segment, new_tags, source, operator_id, why)
         await s.flush()
+        await raise_open_tickets(unit, desk.settings, {client_id: (row.segment, new_tags)}, row.updated_at)
         return row
 
 
