@@ -112,6 +112,8 @@ async def erase_client(desk: Desk, client_id: int, by: str) -> dict[str, int]:
         s.add(AuditEvent(kind="client_erased", data={"client_id": client_id, "by": by, **counts}))
         await s.flush()
         keys = {f.storage_key for f in files} | set(originals)
+        # Marked before the commit: a crash after it leaves the files to the sweep, never orphaned.
+        desk.files.mark_pending(keys)
     # After commit: a failed transaction never loses a file it still names, and a file another row
     # (or an identical upload still in flight) uses stays (bot/actions/stored_files.py).
     removal = await remove_unreferenced(desk, keys)

@@ -88,8 +88,10 @@ async def _erase_messages(desk: Desk, now: datetime, report: RetentionReport, pr
             if not rows:
                 break
             ids, tickets = [r[0] for r in rows], {r[1] for r in rows}
-            keys |= {k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(Message.id.in_(ids)))).all()
-                     for k in row if k}
+            originals = {k for row in (await s.execute(select(Message.raw_key, Message.html_key).where(
+                Message.id.in_(ids)))).all() for k in row if k}
+            desk.files.mark_pending(originals)  # before the commit: a crash after it leaves them to the sweep
+            keys |= originals
             await s.execute(update(Message).where(Message.id.in_(ids)).values(
                 text=ERASED, folded_text="", raw_key="", html_key="", choices=[]))
             await s.execute(update(UnansweredQuestion).where(UnansweredQuestion.ticket_id.in_(tickets))
@@ -137,6 +139,7 @@ async def _delete_attachments(desk: Desk, now: datetime, report: RetentionReport
             if not rows:
                 break
             await s.execute(StoredAttachment.__table__.delete().where(StoredAttachment.id.in_([r[0] for r in rows])))
+            desk.files.mark_pending({r[2] for r in rows})  # before the commit: a crash after it leaves them to the sweep
         keys |= {r[2] for r in rows}
         report.attachments += len(rows)
         report.tickets |= {r[1] for r in rows}

@@ -1,11 +1,14 @@
 """Removing stored files once no row names them: after the removing transaction has committed.
 
-Used by erasure and retention. The check runs in a fresh session after the commit, and the store's
-`discard` keeps any file an upload took within its grace period (bot/storage/files.py), so an
-identical upload racing the removal never ends up with a row pointing at a deleted file.
+Used by erasure and retention. They mark the files pending before their commit, so a crash right
+after it leaves the files to the sweep rather than orphaned. The check runs in a fresh session after
+the commit, and the store's `discard` keeps any file an upload took within its grace period
+(bot/storage/files.py), so an identical upload racing the removal never ends up with a row pointing
+at a deleted file. The sweep also walks the store a bounded step at a time for files no row names.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +20,10 @@ from bot.storage.models import Message, StoredAttachment
 
 logger = logging.getLogger(__name__)
 BATCH = 500
+# Stored files each sweep checks for ones no row names: one query batch, since no index covers the
+# key columns yet and each batch reads the attachment and message tables once.
+SCAN = BATCH
+SCAN_FROM = "stored_files.scan_from"  # desk.state: the key the next sweep's walk starts after
 
 
 @dataclass
@@ -40,12 +47,20 @@ async def referenced_keys(desk: Desk, keys: set[str]) -> set[str]:
 
 
 async def remove_unreferenced(desk: Desk, keys: set[str], now: datetime | None = None) -> Removal:
-    """Delete the files of `keys` no row names any more; call only after the removing commit."""
-    result = Removal()
+    """Delete the files of `keys` no row names any more, and drop the pending marks of those a row still
+    names; call only after the removing commit (which marked them pending first: `mark_pending`)."""
     if not keys:
-        return result
+        return Removal()
+    used = await referenced_keys(desk, keys)
+    for key in used:
+        desk.files.unmark(key)
+    return _discard(desk, keys - used, now)
+
+
+def _discard(desk: Desk, keys: set[str], now: datetime | None) -> Removal:
+    result = Removal()
     stamp = now.timestamp() if now else None
-    for key in sorted(keys - await referenced_keys(desk, keys)):
+    for key in sorted(keys):
         try:
             if desk.files.discard(key, stamp):
                 result.removed += 1
@@ -56,14 +71,23 @@ async def remove_unreferenced(desk: Desk, keys: set[str], now: datetime | None =
     return result
 
 
-async def sweep_files(desk: Desk, now: datetime | None = None) -> Removal:
-    """Finish removals put off earlier: drop what is still unnamed, keep what a row names again."""
+async def sweep_files(desk: Desk, now: datetime | None = None, scan: int = SCAN) -> Removal:
+    """Finish removals put off or cut short earlier, and look for files no row names at all.
+
+    Besides the pending marks, each sweep checks the next `scan` stored files in key order (from
+    where the last sweep of this process stopped, round again at the end), so files orphaned before
+    marks existed, or by a sweep that dropped a mark while the removing transaction was still open,
+    are found too. The store's grace period keeps any file an upload has just taken.
+    """
     pending = set(desk.files.pending())
-    if not pending:
-        return Removal()
-    for key in await referenced_keys(desk, pending):
-        desk.files.unmark(key)
-    result = await remove_unreferenced(desk, pending, now)
+    after = desk.state.get(SCAN_FROM, "")
+    if scan > 0:
+        scanned = await asyncio.to_thread(desk.files.stored_keys, after, scan)
+        desk.state[SCAN_FROM] = scanned[-1] if len(scanned) == scan else ""  # a short step reached the end
+    else:
+        scanned = []
+    result = await remove_unreferenced(desk, pending | set(scanned), now)
     if result.removed:
-        logger.info("stored files: %d removed after their grace period, %d still waiting", result.removed, result.deferred)
+        logger.info("stored files: %d removed (put off, or named by no row), %d still waiting",
+                    result.removed, result.deferred)
     return result

@@ -6,6 +6,8 @@ checked "no row names it" would delete the file under it. Hence the rule both si
 one file lock: `save` refreshes the file's modification time when it hands out an existing file,
 and `discard` removes only files not handed out within the grace period (longer than any receive
 transaction takes); a younger file is marked pending and swept later (bot/actions/stored_files.py).
+Removers mark their files pending before they commit, and the sweep also walks the store a step at
+a time, so neither a crash after a commit nor an old one leaves a file no row names for good.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from bot.errors import InvalidInput
 GRACE_SECONDS = 15 * 60.0
 PENDING = ".pending"  # empty marker files named by the keys waiting for a sweep
 KEY = re.compile(r"[0-9a-f]{64}")
+FOLDER = re.compile(r"[0-9a-f]{2}")  # a file lives under the first two characters of its key
 
 
 class AttachmentStore:
@@ -110,6 +113,17 @@ class AttachmentStore:
             self.unmark(key)
             return True
 
+    def mark_pending(self, keys) -> None:
+        """Note files whose rows a transaction is about to remove, before it commits.
+
+        A crash between that commit and the removal then leaves the files to the sweep instead of
+        orphaning them; a marker for a file some row still names is harmless, since the sweep
+        checks the rows again and only drops the marker.
+        """
+        (self.root / PENDING).mkdir(parents=True, exist_ok=True)
+        for key in keys:
+            (self.root / PENDING / self.path(key).name).touch()
+
     def pending(self) -> list[str]:
         """Keys whose removal was put off by `discard`, for a later sweep."""
         try:
@@ -120,3 +134,21 @@ class AttachmentStore:
     def unmark(self, key: str) -> None:
         """Forget a pending removal (the file is gone, or a row names it again)."""
         (self.root / PENDING / self.path(key).name).unlink(missing_ok=True)
+
+    def stored_keys(self, after: str = "", limit: int = 1000) -> list[str]:
+        """Up to `limit` keys of stored files in key order, those after `after`: a bounded step of a walk
+        over the whole store, so the sweep also finds files no row names that no marker points at."""
+        try:
+            folders = sorted(p.name for p in self.root.iterdir() if FOLDER.fullmatch(p.name) and p.name >= after[:2])
+        except FileNotFoundError:
+            return []
+        found: list[str] = []
+        for folder in folders:
+            try:
+                names = sorted(n for n in os.listdir(self.root / folder) if KEY.fullmatch(n) and n > after)
+            except FileNotFoundError:
+                continue
+            found += names[:limit - len(found)]
+            if len(found) >= limit:
+                break
+        return found
