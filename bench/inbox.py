@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
+from bench.figures import pg_recreate, private_pg_url
 from bot.actions.inbox import receive_message
 from bot.domain import InboundMessage
 
@@ -72,20 +73,25 @@ async def measure(desk, n: int, concurrency: int) -> dict[str, tuple[float, floa
 async def _main(url: str, n: int, concurrency: int) -> None:
     from bench.__main__ import _fresh_desk
 
+    private = private_pg_url(url, "bench_inbox") if url else ""
+    if private:
+        await pg_recreate(private)
     with tempfile.TemporaryDirectory() as tmp:
-        desk = await _fresh_desk(url or f"sqlite+aiosqlite:///{tmp}/inbox.db", Path(tmp))
+        desk = await _fresh_desk(private or f"sqlite+aiosqlite:///{tmp}/inbox.db", Path(tmp))
         try:
             print(f"{n} new visitors' first messages, sequential then {concurrency} at once...", file=sys.stderr)
             results = await measure(desk, n, concurrency)
         finally:
             await desk.sessions.kw["bind"].dispose()
+            if private:
+                await pg_recreate(private, drop_only=True)
     for mode, (rate, statements, commits) in results.items():
         print(f"{mode:<16} {rate:8.0f} messages/s   {statements:5.1f} statements/message   {commits:5.2f} commits/message")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.inbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="", help="PostgreSQL to measure on (its public schema is emptied)")
+    parser.add_argument("--database-url", default="", help="PostgreSQL server to measure on (in a database of its own beside the named one)")
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()

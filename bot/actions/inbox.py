@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
@@ -12,25 +11,20 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.actions.group_commit import GroupCommit
+from bot.actions.inbox_batch import receive_batch
+from bot.actions.inbox_rows import (
+    MAX_TEXT, Job, NewTicket, attachment_rows, client_row, identity_row, message_row, note_claims, opened_audit, queue_id,
+    received_audit, ticket_row, touch_ticket,
+)
 from bot.actions.surveys import survey_reply_for, take_survey_reply
 from bot.actions.threads import place_message
-from bot.domain import AuthorKind, DeliveryStatus, Direction, InboundMessage, Receipt, TicketStatus
+from bot.domain import InboundMessage, Receipt
 from bot.events import MessageEdited, MessageReceived
-from bot.storage.models import (
-    AuditEvent, ChannelIdentity, Client, Counter, Message, Queue, StoredAttachment, Ticket, utcnow,
-)
+from bot.storage.models import AuditEvent, ChannelIdentity, Client, Counter, Message, StoredAttachment, Ticket, utcnow
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 100_000
 MAX_ORIGINAL_BYTES = 64 * 1024 * 1024  # an original as received (an .eml): the channel has bounded it already
-
-
-@dataclass(frozen=True)
-class _Job:
-    msg: InboundMessage
-    keys: list[str]  # stored attachment files, in the order of the message's attachments with data
-    originals: tuple[str, str]  # stored raw original and HTML body, or ""
 
 
 async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
@@ -43,7 +37,7 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
     """
     keys, originals = await asyncio.to_thread(_save_files, desk, msg) if msg.attachments or msg.raw or msg.html \
         else ([], ("", ""))
-    return await _group_commit(desk).submit(_Job(msg, keys, originals))
+    return await _group_commit(desk).submit(Job(msg, keys, originals))
 
 
 def _save_files(desk: Desk, msg: InboundMessage) -> tuple[list[str], tuple[str, str]]:
@@ -54,16 +48,20 @@ def _save_files(desk: Desk, msg: InboundMessage) -> tuple[list[str], tuple[str, 
     return keys, originals
 
 
-def _group_commit(desk: Desk) -> GroupCommit[_Job]:
+def _group_commit(desk: Desk) -> GroupCommit[Job]:
     group = desk.state.get("inbox")
     if group is None or group.loop is not asyncio.get_running_loop():
         group = desk.state["inbox"] = GroupCommit(
-            desk, lambda desk, unit, job: _receive(desk, unit, job.msg, job.keys, job.originals),
+            desk, lambda desk, unit, jobs: receive_batch(desk, unit, jobs, _receive_job),
             lambda job: _receive_alone(desk, job), lambda job: (job.msg.channel, job.msg.message_id))
     return group
 
 
-async def _receive_alone(desk: Desk, job: _Job) -> Receipt:
+async def _receive_job(desk: Desk, unit: Unit, job: Job) -> Receipt:
+    return await _receive(desk, unit, job.msg, job.keys, job.originals)
+
+
+async def _receive_alone(desk: Desk, job: Job) -> Receipt:
     """One message in its own transaction (a lone caller, or a batch that failed)."""
     msg = job.msg
     for attempt in range(3):
@@ -103,24 +101,13 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
     else:
         ticket, new_ticket = await _ticket_for(desk, s, identity, msg, new_client, now, audits)
     # Core inserts on the hot path: one statement each, without the ORM's unit-of-work bookkeeping.
-    message_id = (await s.execute(insert(Message).values(
-        ticket_id=ticket.id, channel=msg.channel, direction=Direction.INBOUND.value,
-        author_kind=AuthorKind.CLIENT.value, text=msg.text[:MAX_TEXT], external_id=external_id,
-        delivery_status=DeliveryStatus.RECEIVED.value, created_at=now,
-        raw_key=originals[0], html_key=originals[1], folded_text=msg.folded_text[:MAX_TEXT], automated=msg.automated,
-    ).returning(Message.id))).scalar_one()
-    with_data = [a for a in msg.attachments if a.data is not None]
-    if with_data:
-        await s.execute(insert(StoredAttachment), [
-            {"message_id": message_id, "filename": attachment.filename, "content_type": attachment.content_type,
-             "size": len(attachment.data), "storage_key": key} for attachment, key in zip(with_data, keys)])
+    message_id = (await s.execute(insert(Message).values(**message_row(msg, ticket.id, external_id, originals, now))
+                                  .returning(Message.id))).scalar_one()
+    if keys:
+        await s.execute(insert(StoredAttachment), attachment_rows(msg, message_id, keys))
     if not new_ticket:  # a new ticket was written with these already
-        ticket.last_message_at = now
-        ticket.updated_at = now
-        if not ticket.language and msg.locale_hint:
-            ticket.language = msg.locale_hint[:8]
-    audits.append({"kind": "message_received", "ticket_id": ticket.id, "at": now,
-                   "data": {"message_id": message_id, "channel": msg.channel}})
+        touch_ticket(ticket, msg, now)
+    audits.append(received_audit(ticket.id, message_id, msg, now))
     await s.execute(insert(AuditEvent), audits)
     if survey_reply is not None:
         await take_survey_reply(unit, desk.settings, survey_reply)
@@ -174,32 +161,15 @@ async def _identity(s, msg: InboundMessage) -> tuple[ChannelIdentity | _NewIdent
         select(ChannelIdentity).where(ChannelIdentity.channel == msg.channel, ChannelIdentity.external_id == msg.user_id)
     )).scalar_one_or_none()
     if identity is None:
-        client_id = (await s.execute(insert(Client).values(display_name=msg.user_name[:200], language=msg.locale_hint[:8])
-                                     .returning(Client.id))).scalar_one()
-        await s.execute(insert(ChannelIdentity).values(
-            client_id=client_id, channel=msg.channel, external_id=msg.user_id, display_name=msg.user_name[:200],
-            claimed_email=msg.claimed_email[:320]))
+        client_id = (await s.execute(insert(Client).values(**client_row(msg)).returning(Client.id))).scalar_one()
+        await s.execute(insert(ChannelIdentity).values(**identity_row(msg, client_id)))
         return _NewIdentity(client_id), True
-    # A name or email the client typed is a claim about this identity only: it never links
-    # this identity to another client's history.
-    if msg.user_name and msg.user_name[:200] != identity.display_name:
-        identity.display_name = msg.user_name[:200]
-    if msg.claimed_email and msg.claimed_email[:320] != identity.claimed_email:
-        identity.claimed_email = msg.claimed_email[:320]
+    note_claims(identity, msg)
     return identity, False
 
 
-@dataclass(frozen=True)
-class _NewTicket:
-    """A ticket opened by this message, as far as the rest of the receive needs it."""
-
-    id: int
-    public_id: str
-    number: int
-
-
 async def _ticket_for(desk: Desk, s, identity, msg: InboundMessage, new_client: bool, now,
-                      audits: list[dict]) -> tuple[Ticket | _NewTicket, bool]:
+                      audits: list[dict]) -> tuple[Ticket | NewTicket, bool]:
     # Threading (which ticket a message joins, reopens or continues) lives in bot/actions/threads.py.
     placement = await place_message(desk, s, identity.client_id, msg, new_client=new_client)
     if placement.ticket is not None:
@@ -207,43 +177,7 @@ async def _ticket_for(desk: Desk, s, identity, msg: InboundMessage, new_client: 
     number = (await s.execute(
         update(Counter).where(Counter.name == "ticket_number").values(value=Counter.value + 1).returning(Counter.value)
     )).scalar_one()
-    queue_id = await _queue_id(desk, s, msg.queue_hint)
-    public_id = secrets.token_urlsafe(18)
-    ticket_id = (await s.execute(insert(Ticket).values(
-        number=number, public_id=public_id, client_id=identity.client_id, channel=msg.channel,
-        chat_id=msg.chat_id, status=TicketStatus.NEW.value, queue_id=queue_id, language=msg.locale_hint[:8],
-        subject=_subject(msg.subject or msg.text), source=msg.source[:200],
-        previous_ticket_id=placement.previous.id if placement.previous else None,
-        mentioned_ticket_id=placement.mentioned.id if placement.mentioned else None,
-        created_at=now, updated_at=now, last_message_at=now,
-    ).returning(Ticket.id))).scalar_one()
-    opened = {"channel": msg.channel, "number": number}
-    if placement.previous is not None:
-        opened["previous_number"] = placement.previous.number
-    if placement.mentioned is not None:
-        opened["mentioned_number"] = placement.mentioned.number
-    audits.append({"kind": "ticket_opened", "ticket_id": ticket_id, "at": now, "data": opened})
-    return _NewTicket(ticket_id, public_id, number), True
-
-
-async def _queue_id(desk: Desk, s, hint: str) -> int:
-    """The queue a new ticket starts in: the channel's hint when it names a queue, else the default queue.
-
-    Ids are cached per desk: queues are never dropped nor renamed (bot/actions/setup.py).
-    """
-    cache = desk.state.setdefault("queue_ids", {})
-    if hint and hint not in cache:
-        found = (await s.execute(select(Queue.id).where(Queue.name == hint))).scalar_one_or_none()
-        if found is not None:
-            cache[hint] = found
-    if hint in cache:
-        return cache[hint]
-    default = desk.settings.desk.default_queue
-    if default not in cache:
-        cache[default] = (await s.execute(select(Queue.id).where(Queue.name == default))).scalar_one()
-    return cache[default]
-
-
-def _subject(text: str) -> str:
-    first = " ".join(text.split())
-    return first[:117] + "..." if len(first) > 120 else first
+    row = ticket_row(msg, identity.client_id, number, await queue_id(desk, s, msg.queue_hint), placement, now)
+    ticket_id = (await s.execute(insert(Ticket).values(**row).returning(Ticket.id))).scalar_one()
+    audits.append(opened_audit(ticket_id, number, msg, placement, now))
+    return NewTicket(ticket_id, row["public_id"], number), True

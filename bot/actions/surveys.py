@@ -217,6 +217,20 @@ async def survey_reply_for(s, client_id: int, msg: InboundMessage, now: datetime
     return None
 
 
+async def clients_with_open_surveys(s, chats: set[tuple[int, str, str]], now: datetime | None = None) -> set[tuple[int, str, str]]:
+    """Of these (client id, channel, chat id), the chats where `survey_reply_for` could find a survey to answer.
+
+    One read for a whole batch of messages, without locks: most chats have no survey waiting, and only
+    the few returned need `survey_reply_for` itself.
+    """
+    now = now or utcnow()
+    rows = (await s.execute(
+        select(Ticket.client_id, Ticket.channel, Ticket.chat_id).join(Survey, Survey.ticket_id == Ticket.id)
+        .where(Ticket.client_id.in_({c for c, _, _ in chats}), Ticket.status == TicketStatus.RESOLVED.value,
+               Survey.status.in_(("sent", "answered")), Survey.expires_at > now))).all()
+    return {tuple(row) for row in rows} & chats
+
+
 async def take_survey_reply(unit: Unit, settings: Settings, reply: SurveyReply, now: datetime | None = None) -> None:
     """Record a chat answer (score, then an optional comment) and thank the client."""
     now = now or utcnow()

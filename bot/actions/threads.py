@@ -47,26 +47,50 @@ async def place_message(desk: Desk, s, client_id: int, msg: InboundMessage, new_
 
     `new_client`: the client was created in this transaction, so has no ticket of their own yet.
     """
-    named = await _named_tickets(s, msg)
+    named = await named_tickets(s, msg)
+    latest = None
+    if not any(t.client_id == client_id for t in named) and follows_chat(msg, new_client):
+        key = (client_id, msg.channel, msg.chat_id)
+        latest = (await latest_in_chats(s, {key})).get(key)
+    return place(desk, s, client_id, msg, named, latest)
+
+
+def follows_chat(msg: InboundMessage, new_client: bool) -> bool:
+    """Whether a message that names no ticket of its client's joins the latest one of its chat."""
+    return (not msg.explicit_threads or msg.automated) and not new_client
+
+
+async def latest_in_chats(s, chats: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], Ticket]:
+    """The latest joinable ticket of each (client id, channel, chat id), read for all of them at once."""
+    rows = (await s.execute(
+        select(Ticket)
+        .where(Ticket.client_id.in_({c for c, _, _ in chats}), Ticket.channel.in_({ch for _, ch, _ in chats}),
+               Ticket.status.in_([st.value for st in JOINABLE]))
+        .order_by(Ticket.id)
+    )).scalars()
+    latest = {}
+    for ticket in rows:  # ascending ids: the last one seen of a chat is its latest
+        key = (ticket.client_id, ticket.channel, ticket.chat_id)
+        if key in chats:
+            latest[key] = ticket
+    return latest
+
+
+def place(desk: Desk, s, client_id: int, msg: InboundMessage, named: list[Ticket], latest: Ticket | None) -> Placement:
+    """The rules, given the tickets the message names and its chat's latest joinable ticket (read only when
+    the message names none of its client's and follows its chat)."""
     own = next((t for t in named if t.client_id == client_id), None)
     if own is not None:
         return _join_or_follow(desk, s, own, msg)
     mentioned = named[0] if named else None
-    if (not msg.explicit_threads or msg.automated) and not new_client:
-        latest = (await s.execute(
-            select(Ticket)
-            .where(Ticket.client_id == client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
-                   Ticket.status.in_([st.value for st in JOINABLE]))
-            .order_by(Ticket.id.desc()).limit(1)
-        )).scalar_one_or_none()
-        if latest is not None:
-            placement = _join_or_follow(desk, s, latest, msg)
-            placement.mentioned = mentioned
-            return placement
+    if latest is not None:
+        placement = _join_or_follow(desk, s, latest, msg)
+        placement.mentioned = mentioned
+        return placement
     return Placement(mentioned=mentioned)
 
 
-async def _named_tickets(s, msg: InboundMessage) -> list[Ticket]:
+async def named_tickets(s, msg: InboundMessage) -> list[Ticket]:
     """Tickets of this channel the message names, in preference order: nearest reference first, then the number."""
     ticket_ids: list[int] = []
     refs = [r for r in dict.fromkeys(msg.references) if r][:MAX_REFERENCES]
