@@ -98,6 +98,7 @@ def add_feedback_commands(sub) -> None:
 def cmd_digest(args) -> int:
     from zoneinfo import ZoneInfo
 
+    from bot.dialogue.i18n import default_catalogs
     from bot.feedback.digest import build_digest
     from bot.feedback.periods import parse_period
     from bot.feedback.render import as_json, markdown, standalone_html
@@ -108,18 +109,23 @@ def cmd_digest(args) -> int:
         period = parse_period(args.period, ZoneInfo(desk.settings.desk.time_zone), now)
         digest = await build_digest(desk, period, now)
         name = desk.settings.desk.name
+        language = args.language or desk.settings.desk.default_language
+        if not default_catalogs().has(language):
+            raise HelplineError(f"there is no catalog for language {language!r}; "
+                                f"use one of {', '.join(default_catalogs().languages)}")
         if args.email:
             from bot.feedback.mailer import digest_email, send_email
 
             url = f"{desk.settings.desk.public_url.rstrip('/')}/console/digest" if desk.settings.desk.public_url else ""
             try:
-                await send_email(desk.settings, digest_email(desk.settings, digest, args.email, url))
+                await send_email(desk.settings, digest_email(desk.settings, digest, args.email, url, language))
             except Exception as exc:
                 config = desk.settings.feedback.digest.email
                 raise HelplineError(f"cannot send through {config.smtp_host}:{config.smtp_port} "
                                     f"([feedback.digest.email]): {exc}") from None
             return f"digest for {period.label} sent to {args.email}"
-        return {"json": as_json, "md": lambda d: markdown(d, name), "html": lambda d: standalone_html(d, name)}[args.format](digest)
+        return {"json": as_json, "md": lambda d: markdown(d, name, language),
+                "html": lambda d: standalone_html(d, name, language)}[args.format](digest)
 
     text = _run(args, work)
     if args.out:
@@ -161,6 +167,7 @@ def add_digest_commands(sub) -> None:
     digest.add_argument("--period", default="week", help="week (last full week), month (last full month), day, or YYYY-MM-DD:YYYY-MM-DD")
     digest.add_argument("--format", default="md", choices=["html", "md", "json"])
     digest.add_argument("--out", help="write to this file instead of standard output")
+    digest.add_argument("--language", help="the digest's language (a catalog: en, de, ru, ...); default: desk.default_language")
     digest.add_argument("--email", metavar="ADDRESS", help="send it now to this address through [feedback.digest.email]'s SMTP server")
     digest.set_defaults(func=cmd_digest)
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="demo_command", required=True, metavar="ACTION")

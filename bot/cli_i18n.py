@@ -9,10 +9,13 @@ from bot.dialogue.i18n import DOMAIN, LOCALE_DIR, TEMPLATE, WORD_LISTS, WORDS, c
 
 SOURCES = Path(__file__).resolve().parent
 TEMPLATES = SOURCES.parent / "templates"
-KEYWORDS = {"_": None, "N_": None, "say": (2,), "gettext": None, "pgettext": ((1, "c"), 2)}
-# Where texts are marked: the bot's dialogue, the console and the feedback pages (Python and templates).
+# Error messages are msgids too: `InvalidInput("...", name=value)` is shown in the operator's language.
+KEYWORDS = {"_": None, "N_": None, "say": (2,), "gettext": None, "pgettext": ((1, "c"), 2), "InvalidInput": (1,)}
+# Where texts are marked: the bot's dialogue, the console and the feedback pages (Python and templates), and
+# what actions raise or store for the console (errors, alerts).
 PYTHON_SOURCES = ("dialogue/**.py", "console/**.py", "feedback/console_pages.py", "feedback/digest_page.py",
-                  "feedback/survey_page.py", "feedback/render.py")
+                  "feedback/survey_page.py", "feedback/render.py", "feedback/mailer.py", "feedback/periods.py",
+                  "actions/**.py", "storage/files.py")
 TEMPLATE_SOURCES = ("console/**.html", "survey/**.html", "digest/**.html")
 
 

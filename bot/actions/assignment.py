@@ -330,7 +330,7 @@ async def set_operator_status(desk: Desk, operator_id: int, status: str, now: da
                               by: int | None = None) -> list[int]:
     """Online, away or offline; going offline returns the operator's unanswered tickets to their queues."""
     if status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        raise InvalidInput("unknown status {status!r}; use one of {choices}", status=status, choices=", ".join(STATUSES))
     now = now or utcnow()
     async with unit_of_work(desk) as unit:
         operator = (await unit.session.execute(
@@ -387,6 +387,6 @@ async def set_operator_routing(desk: Desk, username: str, *, capacity: dict[str,
         for queue, level in (levels or {}).items():
             queue_id = (await s.execute(select(Queue.id).where(Queue.name == queue))).scalar_one_or_none()
             if queue_id is None:
-                raise InvalidInput(f"unknown queue {queue!r}")
+                raise InvalidInput("unknown queue {queue!r}", queue=queue)
             await s.execute(update(operator_queues).where(operator_queues.c.operator_id == operator.id,
                                                           operator_queues.c.queue_id == queue_id).values(level=level))

@@ -22,6 +22,7 @@ from bot.feedback.access import sees_complaint, sees_register
 from bot.feedback.config import SEVERITIES
 from bot.feedback.words import guess_category
 from bot.storage.models import AuditEvent, Client, Complaint, Counter, Operator, Queue, Ticket, operator_queues, utcnow
+from bot.texts import N_
 
 STATUSES = ("received", "investigating", "resolved", "closed")
 NEXT = {"received": ("investigating", "resolved"), "investigating": ("resolved",),
@@ -30,12 +31,18 @@ SOURCES = ("router", "operator", "survey", "bot")
 MAX_TEXT = 10_000
 
 
+# Whole sentences per field, so each language can say them its own way.
+_EMPTY = {"the summary": N_("the summary is empty"), "the resolution summary": N_("the resolution summary is empty")}
+_TOO_LONG = {"the summary": N_("the summary is {length} characters; the limit is {limit}"),
+             "the resolution summary": N_("the resolution summary is {length} characters; the limit is {limit}")}
+
+
 def _clean(text: str, what: str, required: bool = False) -> str:
     text = (text or "").replace("\r\n", "\n").strip()
     if required and not text:
-        raise InvalidInput(f"{what} is empty")
+        raise InvalidInput(_EMPTY[what])
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{what} is {len(text)} characters; the limit is {MAX_TEXT}")
+        raise InvalidInput(_TOO_LONG[what], length=len(text), limit=MAX_TEXT)
     return text
 
 
@@ -65,11 +72,11 @@ async def register_complaint(unit: Unit, settings: Settings, ticket: Ticket, *, 
     if existing is not None:
         return existing, False
     if source not in SOURCES:
-        raise InvalidInput(f"unknown complaint source {source!r}")
+        raise InvalidInput("unknown complaint source {source!r}", source=source)
     if category is not None and category not in config.categories:
-        raise InvalidInput(f"unknown category {category!r}; use one of {', '.join(config.categories)}")
+        raise InvalidInput("unknown category {category!r}; use one of {choices}", category=category, choices=", ".join(config.categories))
     if severity is not None and severity not in SEVERITIES:
-        raise InvalidInput(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+        raise InvalidInput("unknown severity {severity!r}; use one of {choices}", severity=severity, choices=", ".join(SEVERITIES))
     summary = _clean(summary, "the summary") or ticket.subject
     severity = severity or config.default_severity
     number = (await s.execute(update(Counter).where(Counter.name == "complaint_number")
@@ -153,12 +160,12 @@ async def edit_complaint(desk: Desk, viewer: Viewer, reference: str, *, category
         changes: dict[str, list] = {}
         if category is not None and category != complaint.category:
             if category not in config.categories:
-                raise InvalidInput(f"unknown category {category!r}; use one of {', '.join(config.categories)}")
+                raise InvalidInput("unknown category {category!r}; use one of {choices}", category=category, choices=", ".join(config.categories))
             changes["category"] = [complaint.category, category]
             complaint.category = category
         if severity is not None and severity != complaint.severity:
             if severity not in SEVERITIES:
-                raise InvalidInput(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+                raise InvalidInput("unknown severity {severity!r}; use one of {choices}", severity=severity, choices=", ".join(SEVERITIES))
             changes["severity"] = [complaint.severity, severity]
             complaint.severity = severity
         if owner is not None:
@@ -166,7 +173,7 @@ async def edit_complaint(desk: Desk, viewer: Viewer, reference: str, *, category
             if owner:
                 found = (await s.execute(select(Operator).where(Operator.username == owner))).scalar_one_or_none()
                 if found is None or not found.active:
-                    raise InvalidInput(f"there is no active operator {owner!r}")
+                    raise InvalidInput("there is no active operator {operator!r}", operator=owner)
                 owner_id = found.id
             if owner_id != complaint.owner_id:
                 changes["owner_id"] = [complaint.owner_id, owner_id]
@@ -197,8 +204,12 @@ async def move_complaint(desk: Desk, viewer: Viewer, reference: str, status: str
         if status == complaint.status:
             return
         if status not in NEXT.get(complaint.status, ()):
-            allowed = " or ".join(NEXT.get(complaint.status, ())) or "nothing (it is closed)"
-            raise InvalidInput(f"complaint {reference} is {complaint.status}; it can go to {allowed}")
+            allowed = NEXT.get(complaint.status, ())
+            if not allowed:
+                raise InvalidInput("complaint {reference} is {status}; it cannot change any more",
+                                   reference=reference, status=complaint.status)
+            raise InvalidInput("complaint {reference} is {status}; it can go to {choices}",
+                               reference=reference, status=complaint.status, choices=", ".join(allowed))
         if status == "resolved":
             complaint.resolution = _clean(resolution, "the resolution summary", required=True)
             complaint.resolved_at = now

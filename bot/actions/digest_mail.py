@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.actions.context import Desk, unit_of_work
+from bot.actions.preferences import console_language_of
 from bot.feedback.digest import build_digest
 from bot.feedback.mailer import digest_email, due_period, send_email
 from bot.feedback.periods import days
@@ -46,6 +47,14 @@ async def plan_deliveries(desk: Desk, now: datetime) -> int:
     return planned
 
 
+async def recipient_language(desk: Desk, email: str) -> str:
+    """The console language of the operator a recipient names, or "" (the desk's default language)."""
+    for recipient in desk.settings.feedback.digest.email.recipients:
+        if recipient.email == email and recipient.operator:
+            return await console_language_of(desk, recipient.operator)
+    return ""
+
+
 async def send_due_digests(desk: Desk, public_url: str, now: datetime) -> int:
     """Send every pending digest email; returns how many went out."""
     zone = ZoneInfo(desk.settings.desk.time_zone)
@@ -65,9 +74,9 @@ async def send_due_digests(desk: Desk, public_url: str, now: datetime) -> int:
             row = await s.get(DigestDelivery, delivery_id)
         first, last = row.period_start.astimezone(zone).date(), (row.period_end.astimezone(zone) - timedelta(seconds=1)).date()
         try:
-            label = f"week of {first} – {last}" if row.every == "week" else ""
-            digest = await build_digest(desk, days(first, last, zone, label), now)
-            await send_email(desk.settings, digest_email(desk.settings, digest, row.recipient, f"{public_url.rstrip('/')}/console/digest"))
+            digest = await build_digest(desk, days(first, last, zone, kind="week" if row.every == "week" else "days"), now)
+            await send_email(desk.settings, digest_email(desk.settings, digest, row.recipient, f"{public_url.rstrip('/')}/console/digest",
+                                                         await recipient_language(desk, row.recipient)))
         except Exception as exc:  # SMTP refused, unreachable, or a bug: retry later, keep the reason
             logger.warning("digest to %s for %s failed (attempt %d): %s", row.recipient, first, row.attempts, exc)
             async with unit_of_work(desk) as unit:

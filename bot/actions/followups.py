@@ -38,7 +38,7 @@ async def close_follow_up(desk: Desk, viewer: Viewer, follow_up_id: int, outcome
     if not outcome:
         raise InvalidInput("say what was done (the outcome is kept with the follow-up)")
     if len(outcome) > MAX_OUTCOME:
-        raise InvalidInput(f"the outcome is {len(outcome)} characters; the limit is {MAX_OUTCOME}")
+        raise InvalidInput("the outcome is {length} characters; the limit is {limit}", length=len(outcome), limit=MAX_OUTCOME)
     async with unit_of_work(desk) as unit:
         follow_up = (await unit.session.execute(select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update())).scalar_one_or_none()
         if follow_up is None or not sees_queue_feedback(viewer, follow_up.queue_id):

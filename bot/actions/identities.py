@@ -47,7 +47,7 @@ async def set_reachability(desk: Desk, channel: str, external_id: str, reachable
 async def verify_phone(desk: Desk, channel: str, external_id: str, phone: str) -> bool:
     """Keep a phone number the channel vouches for (Telegram's own contact button) on the client; True when new."""
     if not E164.fullmatch(phone):
-        raise InvalidInput(f"{phone!r} is not a phone number in E.164 form (+ and 6-15 digits)")
+        raise InvalidInput("{phone!r} is not a phone number in E.164 form (+ and 6-15 digits)", phone=phone)
     async with unit_of_work(desk) as unit:
         s = unit.session
         identity = (await s.execute(select(ChannelIdentity).where(

@@ -41,15 +41,15 @@ async def create_operator(desk: Desk, username: str, display_name: str, password
     try:
         Role(role)
     except ValueError:
-        raise InvalidInput(f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidInput("unknown role {role!r}; use one of {choices}", role=role, choices=", ".join(r.value for r in Role)) from None
     async with unit_of_work(desk) as unit:
         s = unit.session
         if (await s.execute(select(Operator.id).where(Operator.username == username))).first():
-            raise InvalidInput(f"an operator named {username!r} exists already")
+            raise InvalidInput("an operator named {username!r} exists already", username=username)
         found = list((await s.execute(select(Queue).where(Queue.name.in_(queues)))).scalars())
         missing = set(queues) - {q.name for q in found}
         if missing:
-            raise InvalidInput(f"unknown queue(s): {', '.join(sorted(missing))}")
+            raise InvalidInput("unknown queue(s): {queues}", queues=", ".join(sorted(missing)))
         operator = Operator(username=username, display_name=display_name or username,
                             password_hash=_hasher.hash(password), role=role, languages=list(languages), queues=found)
         s.add(operator)
@@ -72,9 +72,9 @@ async def set_operator_active(desk: Desk, username: str, active: bool) -> None:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+        raise InvalidInput("the password must have at least {limit} characters", limit=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput(f"the password must have at most {MAX_PASSWORD} characters")
+        raise InvalidInput("the password must have at most {limit} characters", limit=MAX_PASSWORD)
 
 
 async def _revoke_access(s, operator_id: int, keep_session: str | None = None) -> dict[str, int]:

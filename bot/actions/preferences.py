@@ -18,9 +18,16 @@ async def console_language(desk: Desk, operator_id: int) -> str:
         return (await s.execute(select(Operator.console_language).where(Operator.id == operator_id))).scalar_one_or_none() or ""
 
 
+async def console_language_of(desk: Desk, username: str) -> str:
+    """An operator's stored console language by username; "" when they never chose or do not exist."""
+    async with desk.sessions() as s:
+        return (await s.execute(select(Operator.console_language).where(Operator.username == username))).scalar_one_or_none() or ""
+
+
 async def set_console_language(desk: Desk, operator_id: int, language: str, available: list[str]) -> None:
     """Store the operator's console language; "" forgets the choice. Only languages with a catalog are accepted."""
     if language and (not LANGUAGE_CODE.match(language) or language not in available):
-        raise InvalidInput(f"there is no console language {language[:20]!r}; choose one of {', '.join(available)}")
+        raise InvalidInput("there is no console language {language!r}; choose one of {choices}", language=language[:20],
+                           choices=", ".join(available))
     async with unit_of_work(desk) as unit:
         await unit.session.execute(update(Operator).where(Operator.id == operator_id).values(console_language=language))

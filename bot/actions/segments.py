@@ -154,7 +154,7 @@ async def pin_segment(desk: Desk, client_id: int, *, segment: str | None = None,
                       operator_id: int | None = None, reason: str = "") -> ClientSegment:
     """Pin a segment (or unpin back to the rules) and set, add or remove tags; the change is recorded."""
     if segment is not None and segment not in SEGMENTS:
-        raise InvalidInput(f"unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}")
+        raise InvalidInput("unknown segment {segment!r}; use one of {choices}", segment=segment, choices=", ".join(SEGMENTS))
     async with desk.sessions() as s:
         if await s.get(ClientSegment, client_id) is None and await s.get(Client, client_id) is not None:
             await recompute_segments(desk, [client_id])  # what the rules say comes first, so an unpin has it
@@ -194,16 +194,17 @@ async def import_segments(desk: Desk, text: str, operator_id: int | None = None)
     for line, record in enumerate(reader, start=2):
         raw_id, segment = (record.get("client_id") or "").strip(), (record.get("segment") or "").strip().lower()
         if not raw_id.isdigit():
-            raise InvalidInput(f"line {line}: client_id {raw_id!r} is not a number")
+            raise InvalidInput("line {line}: client_id {value!r} is not a number", line=line, value=raw_id)
         if segment and segment not in SEGMENTS:
-            raise InvalidInput(f"line {line}: unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}")
+            raise InvalidInput("line {line}: unknown segment {segment!r}; use one of {choices}", line=line, segment=segment,
+                               choices=", ".join(SEGMENTS))
         tags = [t for t in (record.get("tags") or "").split(";") if t.strip()] if "tags" in record else None
         rows.append((int(raw_id), segment or None, tags))
     async with desk.sessions() as s:
         known = set((await s.execute(select(Client.id).where(Client.id.in_([r[0] for r in rows] or [-1])))).scalars())
     missing = sorted({r[0] for r in rows} - known)
     if missing:
-        raise InvalidInput(f"unknown client id(s): {', '.join(map(str, missing[:10]))}")
+        raise InvalidInput("unknown client id(s): {ids}", ids=", ".join(map(str, missing[:10])))
     for client_id, segment, tags in rows:
         await pin_segment(desk, client_id, segment=segment, tags=tags, source="import", operator_id=operator_id)
     return len(rows)

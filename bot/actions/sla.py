@@ -20,13 +20,19 @@ from bot.storage import routing_queries as rq
 from bot.storage.models import (
     AuditEvent, Notification, Operator, Queue, SlaDeadline, Ticket, TicketSla, operator_queues, utcnow,
 )
+from bot.texts import N_, Text
 from router.assign import bump_priority
 from router.sla import LIGHTS, RED, YELLOW, clocks, escalations_due, light, to_fire
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 SYNC_BATCH = 200  # tickets synced in one transaction
-CLOCK_NAMES = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
+CLOCK_NAMES = {"first_response": N_("first response"), "next_response": N_("next response"), "resolution": N_("resolution")}
+# An alert is stored as a Text (msgid and values), so each supervisor reads it in their console language.
+ALERTS = {(RED, False): N_("#{number} is red: {clock} target reached in {queue} — {subject}"),
+          (RED, True): N_("#{number} is red: {clock} target reached in {queue} ({actions}) — {subject}"),
+          (YELLOW, False): N_("#{number} is yellow: {clock} target nearly used in {queue} — {subject}"),
+          (YELLOW, True): N_("#{number} is yellow: {clock} target nearly used in {queue} ({actions}) — {subject}")}
 
 
 async def _clocks(unit: Unit, settings: Settings, ticket: Ticket, now: datetime):
@@ -220,22 +226,25 @@ async def _escalate(unit: Unit, settings: Settings, ticket: Ticket, step, now: d
     queue = (await s.execute(select(Queue.name).where(Queue.id == ticket.queue_id))).scalar_one()
     actions = settings.router.sla.on_red if step.level == RED else settings.router.sla.on_yellow
     colour = LIGHTS[step.level]
-    done = []
+    done, shown = [], []  # what was done, for the audit log and for the alert
     if "raise_priority" in actions and bump_priority(ticket.priority) != ticket.priority:
         ticket.priority = bump_priority(ticket.priority)
         done.append(f"priority {ticket.priority}")
+        shown.append(Text(N_("priority {priority}"), {"priority": Text(ticket.priority)}))
     overflow = queue_settings(settings, queue).overflow_queue
     if "overflow" in actions and overflow and ticket.assignee_id is None:
         target = (await s.execute(select(Queue.id).where(Queue.name == overflow))).scalar_one()
         ticket.queue_id, ticket.queued_at, ticket.relaxed = target, now, False
         ticket.offered_to_id, ticket.offer_expires_at = None, None
         done.append(f"moved to {overflow}")
+        shown.append(Text(N_("moved to {queue}"), {"queue": overflow}))
     ticket.version += 1
     ticket.updated_at = now
     if "notify" in actions:
-        text = (f"#{ticket.number} is {colour}: {CLOCK_NAMES.get(step.clock, step.clock)} "
-                f"{'target reached' if step.level == RED else 'target nearly used'} in {queue}"
-                + (f" ({', '.join(done)})" if done else "") + f" — {ticket.subject[:80]}")
+        clock = CLOCK_NAMES.get(step.clock)
+        text = Text(ALERTS[(step.level, bool(shown))], {
+            "number": ticket.number, "clock": Text(clock) if clock else step.clock, "queue": queue,
+            "actions": shown, "subject": ticket.subject[:80]}).dumps()
         for operator_id in await supervisors_of(s, ticket.queue_id):
             s.add(Notification(operator_id=operator_id, ticket_id=ticket.id, kind=f"sla_{colour}", text=text, created_at=now))
         done.append("supervisors notified")

@@ -307,7 +307,7 @@ async def answer_by_link(desk: Desk, token: str, score: int, comment: str = "", 
     # Control characters go (PostgreSQL refuses NUL); a client is not told off for what they cannot see.
     comment = _CONTROL.sub("", (comment or "").replace("\r\n", "\n")).strip()
     if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT}")
+        raise InvalidInput("the comment is {length} characters; the limit is {limit}", length=len(comment), limit=MAX_COMMENT)
     if not well_formed(token):
         raise NotFound("unknown survey link")
     async with unit_of_work(desk) as unit:

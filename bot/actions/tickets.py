@@ -12,6 +12,7 @@ from bot.events import MessageQueued, NoteAdded, TicketChanged, TicketResolved
 from bot.storage.models import (
     AuditEvent, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, utcnow,
 )
+from bot.texts import N_
 
 MAX_REPLY = 20_000
 
@@ -27,12 +28,18 @@ async def _visible_ticket(unit: Unit, viewer: Viewer, ticket_id: int, *, lock: b
     return ticket
 
 
+# Whole sentences per field, so each language can say them its own way.
+_EMPTY = {"the reply": N_("the reply is empty"), "the note": N_("the note is empty")}
+_TOO_LONG = {"the reply": N_("the reply is {length} characters; the limit is {limit}"),
+             "the note": N_("the note is {length} characters; the limit is {limit}")}
+
+
 def _clean_text(text: str, limit: int, what: str) -> str:
     text = (text or "").replace("\r\n", "\n").strip()
     if not text:
-        raise InvalidInput(f"{what} is empty")
+        raise InvalidInput(_EMPTY[what])
     if len(text) > limit:
-        raise InvalidInput(f"{what} is {len(text)} characters; the limit is {limit}")
+        raise InvalidInput(_TOO_LONG[what], length=len(text), limit=limit)
     return text
 
 
@@ -67,7 +74,7 @@ async def reply_to_ticket(desk: Desk, viewer: Viewer, ticket_id: int, text: str,
     async with unit_of_work(desk) as unit:
         ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
         if ticket.status == TicketStatus.CLOSED.value:
-            raise InvalidInput(f"ticket #{ticket.number} is closed; the client's next message opens a new one")
+            raise InvalidInput("ticket #{number} is closed; the client's next message opens a new one", number=ticket.number)
         message = await queue_outbound(unit, ticket, text, AuthorKind.OPERATOR, viewer.id, stored)
         if ticket.assignee_id is None:
             ticket.assignee_id = viewer.id
@@ -142,7 +149,7 @@ async def transfer_ticket(desk: Desk, viewer: Viewer, ticket_id: int, *, queue: 
         if queue:
             target = (await s.execute(select(Queue).where(Queue.name == queue))).scalar_one_or_none()
             if target is None:
-                raise InvalidInput(f"there is no queue {queue!r}")
+                raise InvalidInput("there is no queue {queue!r}", queue=queue)
             ticket.queue_id = target.id
             ticket.assignee_id = None
         if operator:
@@ -150,9 +157,9 @@ async def transfer_ticket(desk: Desk, viewer: Viewer, ticket_id: int, *, queue: 
                 select(Operator).options(selectinload(Operator.queues)).where(Operator.username == operator)
             )).scalar_one_or_none()
             if target_op is None or not target_op.active:
-                raise InvalidInput(f"there is no active operator {operator!r}")
+                raise InvalidInput("there is no active operator {operator!r}", operator=operator)
             if target_op.role != "admin" and ticket.queue_id not in {q.id for q in target_op.queues}:
-                raise InvalidInput(f"{operator} does not work in this ticket's queue; transfer the queue too")
+                raise InvalidInput("{operator} does not work in this ticket's queue; transfer the queue too", operator=operator)
             ticket.assignee_id = target_op.id
         ticket.updated_at = utcnow()
         if queue:  # a person chose the queue: the router, if it has not run yet, must not move it back

@@ -85,7 +85,7 @@ async def mark_covered(desk: Desk, viewer: Viewer, ids: list[int], article: str 
     if not ids:
         raise InvalidInput("choose at least one question")
     if len(ids) > MAX_IDS:
-        raise InvalidInput(f"at most {MAX_IDS} questions at once")
+        raise InvalidInput("at most {limit} questions at once", limit=MAX_IDS)
     article = article.strip()
     if len(article) > 200:
         raise InvalidInput("the article name is too long")

@@ -6,7 +6,7 @@ from aiohttp import web
 from bot.actions.preferences import set_console_language
 from bot.console.auth import Visit, operator_page, safe_next
 from bot.console.language import CHOSEN_LANGUAGE, available_languages
-from bot.console.layout import error_page
+from bot.console.layout import error_page, error_text
 from bot.errors import InvalidInput
 from bot.web import DESK
 
@@ -19,7 +19,7 @@ async def choose_language(request: web.Request, visit: Visit) -> web.Response:
     try:
         await set_console_language(request.app[DESK], visit.viewer.id, language, available_languages())
     except InvalidInput as exc:
-        return error_page(request, visit, 400, str(exc))
+        return error_page(request, visit, 400, error_text(request, exc))
     request[CHOSEN_LANGUAGE] = language
     raise web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
 

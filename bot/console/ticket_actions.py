@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.actions import tickets as actions
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import error_page, not_found
+from bot.console.layout import error_page, error_text, not_found
 from bot.console.login import see_other
 from bot.console.ticket_page import show_ticket
 from bot.domain import Attachment
@@ -33,9 +33,9 @@ async def _run(request: web.Request, visit: Visit, act: Act, *, draft: str = "",
     except NotFound:
         return not_found(request, visit)
     except Forbidden as exc:
-        return error_page(request, visit, 403, str(exc))
+        return error_page(request, visit, 403, error_text(request, exc))
     except InvalidInput as exc:
-        return await show_ticket(request, visit, number, status=400, error=str(exc), draft=draft, note_draft=note_draft)
+        return await show_ticket(request, visit, number, status=400, error=error_text(request, exc), draft=draft, note_draft=note_draft)
     async with desk.sessions() as s:
         still = await queries.ticket_row_by_id(s, row.id)
     # A transfer can move the ticket out of the viewer's sight: back to the list then.
@@ -48,7 +48,7 @@ def _files(form, desk) -> tuple[Attachment, ...]:
     """Uploaded files, checked against the desk's size and type limits."""
     uploads = [f for f in form.getall("files", []) if isinstance(f, web.FileField) and f.filename]
     if len(uploads) > MAX_FILES:
-        raise InvalidInput(f"attach at most {MAX_FILES} files to one reply")
+        raise InvalidInput("attach at most {limit} files to one reply", limit=MAX_FILES)
     attachments = []
     for upload in uploads:
         data = upload.file.read()

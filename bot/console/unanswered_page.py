@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.actions.unanswered import MAX_IDS, mark_covered, question_languages, unanswered_groups
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import N_, error_page, page, say
+from bot.console.layout import N_, error_page, error_text, page, say
 from bot.dialogue.knowledge import load_knowledge_base
 from bot.errors import ConfigError, Forbidden, InvalidInput
 from bot.feedback.access import sees_register
@@ -53,7 +53,7 @@ async def _show(request: web.Request, visit: Visit, status: int = 200, error: st
     try:
         choice, period = _period(request, zone)
     except InvalidInput as exc:
-        status, error = 400, error or str(exc)
+        status, error = 400, error or error_text(request, exc)
         choice, period = "30d", days(utcnow().astimezone(zone).date() - timedelta(days=29), utcnow().astimezone(zone).date(), zone)
     languages = await question_languages(desk)
     language = request.query.get("language", "")
@@ -88,12 +88,12 @@ async def cover(request: web.Request, visit: Visit) -> web.Response:
         ids = [int(v) for v in form.getall("id", []) if str(v).isdigit() and len(str(v)) <= 15]
         article = str(form.get("article", ""))
         if article and article not in _articles(request.app[DESK]):
-            raise InvalidInput(say(request, "There is no such article in the knowledge base."))
+            raise InvalidInput("There is no such article in the knowledge base.")
         await mark_covered(request.app[DESK], visit.viewer, ids, article)
     except InvalidInput as exc:
-        return await _show(request, visit, 400, str(exc))
+        return await _show(request, visit, 400, error_text(request, exc))
     except Forbidden as exc:
-        return error_page(request, visit, 403, str(exc))
+        return error_page(request, visit, 403, error_text(request, exc))
     back = str(form.get("back", ""))
     raise web.HTTPSeeOther(back if back.startswith(PATH + "?") and "//" not in back and len(back) < 500 else PATH)
 

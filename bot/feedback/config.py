@@ -107,6 +107,7 @@ class DigestRecipient(_Section):
     email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
     every: Literal["day", "week"] = "week"
     name: str = ""
+    operator: str = ""  # their console username: the digest is in their console language
 
 
 class DigestEmailSettings(_Section):

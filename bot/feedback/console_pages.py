@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.actions import complaints as complaint_actions
 from bot.actions.followups import close_follow_up
 from bot.console.auth import Visit, operator_page
-from bot.console.layout import N_, error_page, page, say
+from bot.console.layout import N_, error_page, error_text, page, say
 from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.storage import feedback_queries as fq
 from bot.feedback.access import sees_complaint, sees_register
@@ -105,7 +105,8 @@ async def edit(request: web.Request, visit: Visit) -> web.Response:
             severity=form.get("severity") or None, owner=form.get("owner") if "owner" in form else None,
             due_date=_due_date(str(form.get("due_date", "")), _zone(request)))
     except (InvalidInput, Forbidden) as exc:
-        return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403, str(exc))
+        return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403,
+                           error_text(request, exc))
     except NotFound:
         return error_page(request, visit, 404, say(request, "There is no such complaint, or it is not in your queues."))
     raise web.HTTPSeeOther(f"/console/complaints/{reference}")
@@ -118,7 +119,8 @@ async def move(request: web.Request, visit: Visit) -> web.Response:
         await complaint_actions.move_complaint(request.app[DESK], visit.viewer, reference, str(form.get("status", "")),
                                                str(form.get("resolution", "")))
     except (InvalidInput, Forbidden) as exc:
-        return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403, str(exc))
+        return await _show(request, visit, reference, 400 if isinstance(exc, InvalidInput) else 403,
+                           error_text(request, exc))
     except NotFound:
         return error_page(request, visit, 404, say(request, "There is no such complaint, or it is not in your queues."))
     raise web.HTTPSeeOther(f"/console/complaints/{reference}")
@@ -137,7 +139,7 @@ async def mark(request: web.Request, visit: Visit) -> web.Response:
         await complaint_actions.mark_complaint(desk, visit.viewer, row.id, str(form.get("summary", "")),
                                                str(form.get("category", "")) or None, str(form.get("severity", "")) or None)
     except InvalidInput as exc:
-        return error_page(request, visit, 400, str(exc))
+        return error_page(request, visit, 400, error_text(request, exc))
     raise web.HTTPSeeOther(f"/console/tickets/{number}")
 
 
@@ -159,7 +161,7 @@ async def follow_up_done(request: web.Request, visit: Visit) -> web.Response:
     try:
         await close_follow_up(request.app[DESK], visit.viewer, int(request.match_info["id"]), str(form.get("outcome", "")))
     except InvalidInput as exc:
-        return error_page(request, visit, 400, str(exc))
+        return error_page(request, visit, 400, error_text(request, exc))
     except NotFound:
         return error_page(request, visit, 404, say(request, "There is no such follow-up, or it is not in your queues."))
     raise web.HTTPSeeOther("/console/follow-ups")

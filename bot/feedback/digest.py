@@ -220,8 +220,8 @@ async def build_digest(desk: Desk, period: Period, now: datetime) -> Digest:
         counts = await dq.totals(s, period)
         answers = counts["answers"]
         digest = Digest(
-            period={"label": period.label, "first_day": period.first_day.isoformat(), "last_day": period.last_day.isoformat(),
-                    "previous": period.previous.label},
+            period={"label": period.label, "kind": period.kind, "first_day": period.first_day.isoformat(),
+                    "last_day": period.last_day.isoformat(), "previous": period.previous.label},
             totals={"tickets_opened": counts["opened"], "tickets_resolved": counts["resolved"],
                     "complaints": counts["complaints"], "complaints_previous": counts["complaints_previous"],
                     "surveys_sent": counts["surveys_sent"], "survey_answers": answers[0],

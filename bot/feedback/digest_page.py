@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.console.auth import Visit, operator_page
 from bot.console.language import request_language
-from bot.console.layout import error_page, page, say
+from bot.console.layout import error_page, error_text, page, say
 from bot.errors import InvalidInput
 from bot.feedback.access import sees_register
 from bot.feedback.digest import build_digest
@@ -30,7 +30,7 @@ async def digest_page(request: web.Request, visit: Visit) -> web.Response:
     try:
         period = parse_period(choice, zone, now)
     except InvalidInput as exc:
-        error, choice = str(exc), "week"
+        error, choice = error_text(request, exc), "week"
         period = parse_period("week", zone, now)
     digest = await build_digest(desk, period, now)
     context = page_context(digest, request_language(request, desk.settings.desk.default_language))

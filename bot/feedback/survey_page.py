@@ -125,7 +125,8 @@ async def confirm(request: web.Request) -> web.Response:
             return _message(request, 410, survey.language, "page_expired")
         return _page(request, 422, survey.language, state="ask", chosen=score, comment=comment,
                      intro=_intro(request, survey), answered=False,
-                     until=_until(request, survey), error=str(exc))
+                     until=_until(request, survey),
+                     error=exc.translated(default_catalogs().get(_language(request, survey.language)).gettext))
     return _message(request, 200, saved.language, "page_thanks", until=_until(request, saved))
 
 

@@ -42,9 +42,10 @@ class AttachmentStore:
     def check(self, filename: str, content_type: str, size: int) -> None:
         """Raise InvalidInput when a file may not be stored."""
         if size > self.max_bytes:
-            raise InvalidInput(f"{safe_filename(filename)} is {size} bytes; the limit is {self.max_bytes}")
+            raise InvalidInput("{filename} is {size} bytes; the limit is {limit}", filename=safe_filename(filename), size=size,
+                               limit=self.max_bytes)
         if content_type.split(";")[0].strip().lower() not in self.allowed_types:
-            raise InvalidInput(f"files of type {content_type or 'unknown'} are not accepted")
+            raise InvalidInput("files of type {type} are not accepted", type=content_type or "unknown")
 
     def path(self, key: str) -> Path:
         if not KEY.fullmatch(key):
@@ -70,7 +71,7 @@ class AttachmentStore:
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
         if len(data) > limit:
-            raise InvalidInput(f"attachment is {len(data)} bytes; the limit is {limit}")
+            raise InvalidInput("attachment is {size} bytes; the limit is {limit}", size=len(data), limit=limit)
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
         with self._locked():

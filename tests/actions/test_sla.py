@@ -10,6 +10,7 @@ from bot.actions.routing import route_ticket
 from bot.actions.sla import fire_due, sync_ticket_sla
 from bot.actions.tickets import reply_to_ticket
 from bot.storage.models import Notification, Operator, SlaDeadline, TicketSla, utcnow
+from bot.texts import stored_text
 from sqlalchemy.orm import selectinload
 from tests.actions.routing_helpers import (
     add_operator, audits, client_writes, close_desk, fixed_router, open_desk, ticket,
@@ -40,8 +41,9 @@ async def setup(desk):
 
 async def notes_for(desk, operator_id) -> list[str]:
     async with desk.sessions() as s:
-        return list((await s.execute(select(Notification.text).where(Notification.operator_id == operator_id)
-                                     .order_by(Notification.id))).scalars())
+        texts = (await s.execute(select(Notification.text).where(Notification.operator_id == operator_id)
+                                 .order_by(Notification.id))).scalars()
+        return [stored_text(text) for text in texts]  # stored as msgid and values; English here
 
 
 async def deadlines(desk, ticket_id) -> dict[str, str]:

@@ -42,6 +42,11 @@ def test_seed_then_the_digest_in_every_format(cfg, tmp_path):
     assert digest["themes"] and all("@" not in q for t in digest["themes"] for q in t["quotes"])
     md = helpline("digest", "--config", str(cfg), "--period", period, "--format", "md")
     assert md.stdout.startswith("# ") and "## Recurring complaint themes" in md.stdout
+    german = helpline("digest", "--config", str(cfg), "--period", period, "--format", "md", "--language", "de")
+    assert german.returncode == 0 and "## Wiederkehrende Beschwerdethemen" in german.stdout
+    assert "Recurring complaint themes" not in german.stdout
+    unknown = helpline("digest", "--config", str(cfg), "--period", period, "--language", "xx")
+    assert unknown.returncode != 0 and "there is no catalog for language 'xx'" in unknown.stderr
     out = tmp_path / "digest.html"
     html = helpline("digest", "--config", str(cfg), "--period", "week", "--format", "html", "--out", str(out))
     assert html.returncode == 0 and out.read_text().startswith("<!doctype html>")

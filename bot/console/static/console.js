@@ -9,6 +9,7 @@
   var followUps = document.getElementById("follow-ups");  // the Follow-ups page
   var ACTIVE = ["new", "open", "waiting"];
   var AUTHORS = { client: "Client", bot: "Bot", system: "System", operator: "Operator" };  // unnamed authors
+  var REASONS = { low_score: "low score", complaint_words: "complaint words" };  // why a follow-up was opened
   var socket = null;
   var listedAt = list ? list.dataset.at : null;  // server time of what the list shows
   var retryMs = 1000;
@@ -279,7 +280,7 @@
     meta.appendChild(link);
     meta.appendChild(document.createTextNode(" " + [u.subject, u.queue, u.created].join(" · ") + " "));
     String(u.reason || "").split("+").forEach(function (r) {
-      meta.appendChild(el("span", "badge " + (r === "low_score" ? "bad" : "warn"), say(r.replace(/_/g, " "))));
+      meta.appendChild(el("span", "badge " + (r === "low_score" ? "bad" : "warn"), say(REASONS[r] || r)));
       meta.appendChild(document.createTextNode(" "));
     });
     if (u.score) meta.appendChild(el("span", "score-chip score-" + Number(u.score), Number(u.score) + "/5"));
