@@ -38,18 +38,27 @@ class _Text(HTMLParser):
         self.pre = 0
         self.href: list[str | None] = []
         self.line_start = True
+        # Kept as the text grows, so a block tag never re-reads all the text before it (that was
+        # quadratic: a mail of many short paragraphs took minutes).
+        self.trailing = 0  # newlines at the end of the text so far
+        self.wrote = False  # whether the text so far holds anything but whitespace
+
+    def _emit(self, piece: str) -> None:
+        self.out.append(piece)
+        body = piece.rstrip("\n")
+        self.trailing = len(piece) - len(body) if body else self.trailing + len(piece)
+        self.wrote = self.wrote or not piece.isspace() and bool(piece)
 
     def _newline(self, count: int = 1) -> None:
-        text = "".join(self.out)
-        have = len(text) - len(text.rstrip("\n")) if text.strip() else 2
+        have = self.trailing if self.wrote else 2
         for _ in range(max(0, count - have)):
-            self.out.append("\n")
+            self._emit("\n")
         self.line_start = True
 
     def _write(self, data: str) -> None:
         if self.line_start and self.quote:
-            self.out.append("> " * self.quote)
-        self.out.append(data)
+            self._emit("> " * self.quote)
+        self._emit(data)
         self.line_start = False
 
     def handle_starttag(self, tag: str, attrs) -> None:
@@ -58,7 +67,7 @@ class _Text(HTMLParser):
         if self.skip:
             return
         if tag == "br":
-            self._newline(1) if not self.line_start else self.out.append("\n")
+            self._newline(1) if not self.line_start else self._emit("\n")
             self.line_start = True
         elif tag == "li":
             self._newline(1)
@@ -95,7 +104,7 @@ class _Text(HTMLParser):
         if self.pre:
             for i, line in enumerate(data.split("\n")):
                 if i:
-                    self.out.append("\n")
+                    self._emit("\n")
                     self.line_start = True
                 if line:
                     self._write(line)

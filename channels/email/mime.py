@@ -1,15 +1,18 @@
 """Parse untrusted MIME bytes with bounds: the structure, part types and payloads, never raising.
 
-The standard library's parser (policy.default) does the parsing; what can still go wrong on
-hostile input (deep nesting exhausting the recursion limit, a parameter the header parser trips
-on, broken transfer encodings) is caught here and answered with a safe fallback.
+The standard library's parser does the parsing under policy.compat32: headers stay the raw
+strings received, and headers.py decodes the few the desk reads. policy.default would build a
+header object (a full RFC 5322 parse) on every lookup, and the parser itself looks up each part's
+Content-Type several times: that was most of the cost of a mail. What can still go wrong on
+hostile input (deep nesting exhausting the recursion limit, broken transfer encodings) is caught
+here and answered with a safe fallback.
 """
 from __future__ import annotations
 
 import email
 import email.parser
 import email.policy
-from email.message import EmailMessage, Message
+from email.message import Message
 
 from channels.email import headers
 
@@ -22,7 +25,7 @@ def parse(raw: bytes) -> tuple[Message, str]:
     if raw.count(b"\n--") > MAX_BOUNDARY_LINES:
         return _headers_only(raw), "it has too many parts"
     try:
-        return email.message_from_bytes(raw, policy=email.policy.default), ""
+        return email.message_from_bytes(raw, policy=email.policy.compat32), ""
     except RecursionError:
         return _headers_only(raw), "its parts are nested too deeply"
     except Exception as exc:  # the parser is lenient; this is a last resort
@@ -31,9 +34,9 @@ def parse(raw: bytes) -> tuple[Message, str]:
 
 def _headers_only(raw: bytes) -> Message:
     try:
-        return email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     except Exception:
-        return EmailMessage()
+        return Message()
 
 
 def body_bytes(raw: bytes) -> bytes:

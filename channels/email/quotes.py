@@ -40,6 +40,7 @@ def fold(text: str) -> tuple[str, str]:
 
 
 def _cut(lines: list[str]) -> int | None:
+    only_quotes_after = _quotes_to_end(lines)
     for i, line in enumerate(lines):
         stripped = line.strip()
         if SEPARATOR.match(line) or SIGNATURE.match(line.rstrip("\r")) or MOBILE.match(line):
@@ -47,30 +48,40 @@ def _cut(lines: list[str]) -> int | None:
         if HEADER_FROM.match(line) and any(HEADER_NEXT.match(n) for n in lines[i + 1:i + 4]):
             return i
         if ATTRIBUTION.match(line) or (i + 1 < len(lines) and ATTRIBUTION.match(f"{stripped} {lines[i + 1].strip()}")):
-            if _only_quotes_after(lines, i + 1):
+            if only_quotes_after(i + 1):
                 return i
-        if stripped.startswith(">") and _only_quotes_after(lines, i):
+        if stripped.startswith(">") and only_quotes_after(i):
             return _with_attribution(lines, i)
     return None
 
 
-def _only_quotes_after(lines: list[str], start: int) -> bool:
-    """Whether everything from ``start`` on is quoted lines, blank lines or a signature."""
-    rest = lines[start:]
-    seen_quote = False
-    for j, line in enumerate(rest):
-        stripped = line.strip()
+def _quotes_to_end(lines: list[str]):
+    """A test of whether everything from a line on is quoted lines, blank lines or a signature.
+
+    Worked out once, from the last line back: asking it afresh at every quoted line read the
+    rest of the mail each time, and a mail of many quoted lines took minutes (hostile input).
+    A wrapped attribution's second line is let through when it is the first line asked about.
+    """
+    n = len(lines)
+    seen = [False] * (n + 1)  # a quoted line before the first line that is neither blank nor quoted
+    ends_well = [True] * (n + 1)  # that first line is a signature, or there is none
+    for k in range(n - 1, -1, -1):
+        stripped = lines[k].strip()
         if not stripped:
-            continue
-        if stripped.startswith(">"):
-            seen_quote = True
-            continue
-        if ATTRIBUTION.match(line) and j == 0:
-            continue  # the second line of a wrapped attribution
-        if SIGNATURE.match(line.rstrip("\r")) or MOBILE.match(line):
-            return seen_quote
-        return False
-    return seen_quote
+            seen[k], ends_well[k] = seen[k + 1], ends_well[k + 1]
+        elif stripped.startswith(">"):
+            seen[k], ends_well[k] = True, ends_well[k + 1]
+        else:
+            ends_well[k] = bool(SIGNATURE.match(lines[k].rstrip("\r")) or MOBILE.match(lines[k]))
+
+    def only_quotes_after(start: int) -> bool:
+        if start < n:
+            stripped = lines[start].strip()
+            if stripped and not stripped.startswith(">") and ATTRIBUTION.match(lines[start]):
+                start += 1  # the second line of a wrapped attribution
+        return seen[start] and ends_well[start]
+
+    return only_quotes_after
 
 
 def _with_attribution(lines: list[str], quote_start: int) -> int:
