@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -19,8 +20,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from bench.figures import figure, pg_recreate, print_figures, private_pg_url
 from bot.actions.context import Desk
 from bot.actions.inbox import receive_message
 from bot.actions.setup import sync_queues
@@ -35,19 +37,43 @@ RESULTS = Path(__file__).with_name("results.json")
 
 
 async def _fresh_desk(url: str, data_dir: Path) -> Desk:
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+    """A migrated desk in an empty database; one that already holds tables is refused, never emptied."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        if tables:
+            raise RuntimeError(f"the benchmark database {engine.url.render_as_string(hide_password=True)} already "
+                               f"holds tables ({', '.join(sorted(tables)[:3])}...); it measures only in an empty one")
+        await upgrade(engine)
+    except BaseException:
         await engine.dispose()
+        raise
     settings = parse_settings({"desk": {"data_dir": str(data_dir), "database_url": url},
                                "web": {"secret_key": "bench-secret-key-0123456789-abcdefghijkl"}}, "bench")
-    engine = create_engine(url)
-    await upgrade(engine)
     desk = Desk(session_factory(engine), EventBus(), settings, AttachmentStore(data_dir / "att", 10**7, ()))
     await sync_queues(desk)
     return desk
+
+
+@contextlib.asynccontextmanager
+async def private_desk(server_url: str | None, tag: str):
+    """A fresh desk in a database of its own, removed afterwards: a SQLite file in a temporary folder, or
+    `<db>_<tag>` created on the PostgreSQL server of `server_url` and dropped, so the database the URL
+    names (perhaps a real desk's) is never written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = private_pg_url(server_url, tag) if server_url else f"sqlite+aiosqlite:///{tmp}/{tag}.db"
+        if server_url:
+            await pg_recreate(url)
+        try:
+            desk = await _fresh_desk(url, Path(tmp))
+            try:
+                yield desk
+            finally:
+                await desk.sessions.kw["bind"].dispose()
+        finally:
+            if server_url:
+                await pg_recreate(url, drop_only=True)
 
 
 async def _anchor(desk: Desk, n: int) -> float:
@@ -71,25 +97,17 @@ async def _inbox(desk: Desk, n: int, new_clients: bool) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _figure(name, value, unit, anchor_name, anchor_value, target):
-    ratio = value / anchor_value if anchor_value else None
-    return {"name": name, "value": round(value, 1), "unit": unit,
-            "anchor": {"name": anchor_name, "value": round(anchor_value, 1)}, "ratio": round(ratio, 3),
-            "target": f"ratio >= {target}", "met": ratio is not None and ratio >= target}
-
-
-async def measure(url: str, label: str, n: int) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        desk = await _fresh_desk(url, Path(tmp))
-        try:
-            anchor = await _anchor(desk, n)
-            new = await _inbox(desk, n, new_clients=True)
-            follow = await _inbox(desk, n, new_clients=False)
-        finally:
-            await desk.sessions.kw["bind"].dispose()
+async def measure(server_url: str | None, label: str, n: int) -> list[dict]:
+    """The inbox beside bare single-row transactions, on SQLite (no URL) or a private PostgreSQL database."""
+    async with private_desk(server_url, "bench_inbox_figures") as desk:
+        anchor = await _anchor(desk, n)
+        new = await _inbox(desk, n, new_clients=True)
+        follow = await _inbox(desk, n, new_clients=False)
     anchor_name = f"single-row transactions/s ({label}, same driver)"
-    return [_figure(f"inbox new tickets/s ({label})", new, "messages/s", anchor_name, anchor, 0.1),
-            _figure(f"inbox follow-up messages/s ({label})", follow, "messages/s", anchor_name, anchor, 0.15)]
+    return [figure(f"inbox new tickets/s ({label})", new, "messages/s", anchor_name, anchor, "ratio >= 0.1",
+                   new / anchor >= 0.1),
+            figure(f"inbox follow-up messages/s ({label})", follow, "messages/s", anchor_name, anchor, "ratio >= 0.15",
+                   follow / anchor >= 0.15)]
 
 
 def _absolute(name, value, unit, target, met):
@@ -98,17 +116,13 @@ def _absolute(name, value, unit, target, met):
             "target": target, "met": met}
 
 
-async def measure_routing(url: str, label: str, samples: int) -> list[dict]:
+async def measure_routing(server_url: str | None, label: str, samples: int) -> list[dict]:
     """Choosing an operator (the read-only decision) and the whole assignment transaction, at scale."""
     from bench import routing
 
-    with tempfile.TemporaryDirectory() as tmp:
-        desk = await _fresh_desk(url, Path(tmp))
-        try:
-            anchor_rate = await _anchor(desk, 200)
-            timings = await routing.assignment_figures(desk, samples)
-        finally:
-            await desk.sessions.kw["bind"].dispose()
+    async with private_desk(server_url, "bench_routing") as desk:
+        anchor_rate = await _anchor(desk, 200)
+        timings = await routing.assignment_figures(desk, samples)
     anchor_ms = 1000 / anchor_rate
     scale = "10,000 open tickets, 1,000 operators"
     anchor = {"name": f"one single-row transaction ({label}, same driver), ms", "value": round(anchor_ms, 3)}
@@ -165,21 +179,30 @@ def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
     return figures
 
 
+def results_record(f: dict) -> dict:
+    """A figure as results.json stores it: exactly name, value, unit, anchor, ratio, target and met.
+    Without a target there is nothing to meet, so `met` is null rather than a claim."""
+    target = f.get("target")
+    return {"name": f["name"], "value": f["value"], "unit": f["unit"], "anchor": f.get("anchor"),
+            "ratio": f.get("ratio"), "target": target, "met": None if target is None else f.get("met")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (under a minute)")
     parser.add_argument("--database-url", default=os.environ.get("HELPLINE_BENCH_DATABASE_URL", ""),
-                        help="also measure on this PostgreSQL (its public schema is emptied)")
+                        help="also measure on this PostgreSQL server, in databases of the benchmark's own created "
+                             "beside the named one and dropped afterwards (the named database is never touched)")
     args = parser.parse_args()
+    if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
+        parser.error("--database-url must be a postgresql+asyncpg:// URL")
     n = 200 if args.quick else 2000
     figures = []
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"measuring on SQLite ({n} messages per figure)...", file=sys.stderr)
-        figures += asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/bench.db", "SQLite", n))
+    print(f"measuring on SQLite ({n} messages per figure)...", file=sys.stderr)
+    figures += asyncio.run(measure(None, "SQLite", n))
     samples = 100 if args.quick else 1000
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"measuring assignment on SQLite ({samples} tickets)...", file=sys.stderr)
-        figures += asyncio.run(measure_routing(f"sqlite+aiosqlite:///{tmp}/routing.db", "SQLite", samples))
+    print(f"measuring assignment on SQLite ({samples} tickets)...", file=sys.stderr)
+    figures += asyncio.run(measure_routing(None, "SQLite", samples))
     if args.database_url:
         print("measuring on PostgreSQL...", file=sys.stderr)
         figures += asyncio.run(measure(args.database_url, "PostgreSQL", n))
@@ -195,11 +218,8 @@ def main() -> int:
 
     print("measuring the managers' digest on a month of demo data...", file=sys.stderr)
     figures += measure_digest(10_000 if args.quick else 100_000)
-    RESULTS.write_text(json.dumps({"figures": figures}, indent=2) + "\n")
-    width = max(len(f["name"]) for f in figures)
-    for f in figures:
-        anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']:<6}" if f["anchor"] else " " * 32
-        print(f"{f['name']:<{width}}  {f['value']:>9} {f['unit']:<11} {anchor} {'met' if f['met'] else 'NOT met'} ({f['target']})")
+    RESULTS.write_text(json.dumps({"figures": [results_record(f) for f in figures]}, indent=2, ensure_ascii=False) + "\n")
+    print_figures(figures)
     print(f"written to {RESULTS}")
     return 0
 

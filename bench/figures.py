@@ -25,13 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "s" * 40
 
 
-def figure(name: str, value: float, unit: str, anchor_name: str, anchor_value: float, target: str, met: bool,
-           digits: int = 1) -> dict:
-    """One figure in bench/results.json's shape; `ratio` is value / anchor value."""
+def figure(name: str, value: float, unit: str, anchor_name: str, anchor_value: float, target: str | None,
+           met: bool | None, digits: int = 1) -> dict:
+    """One figure in bench/results.json's shape; `ratio` is value / anchor value.
+
+    A figure reported beside its anchor without a target has `target` and `met` null: nothing is claimed.
+    """
     ratio = value / anchor_value if anchor_value else None
     return {"name": name, "value": round(value, digits), "unit": unit,
             "anchor": {"name": anchor_name, "value": round(anchor_value, digits)},
-            "ratio": round(ratio, 3) if ratio is not None else None, "target": target, "met": bool(met)}
+            "ratio": round(ratio, 3) if ratio is not None else None, "target": target,
+            "met": None if target is None else bool(met)}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -41,13 +45,20 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def verdict(f: dict) -> str:
+    """"met", "NOT met" or "-" (no target, or none could be judged) with the target beside it."""
+    if f.get("target") is None or f.get("met") is None:
+        return f"- ({f['target']})" if f.get("target") else "-"
+    return f"{'met' if f['met'] else 'NOT met'} ({f['target']})"
+
+
 def print_figures(figures: list[dict]) -> None:
     width = max((len(f["name"]) for f in figures), default=10)
     for f in figures:
-        anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']}" if f["anchor"] else ""
-        note = f"  {f['note']}" if f.get("note") else ""
-        print(f"{f['name']:<{width}}  {f['value']!s:>9} {f['unit']:<10} {anchor}  "
-              f"{'met' if f['met'] else 'NOT met'} ({f['target']}){note}")
+        anchor = f"anchor {f['anchor']['value']:>9}  ratio {f['ratio']}" if f.get("anchor") else ""
+        note = f.get("note") or f.get("detail")
+        value = "-" if f["value"] is None else f["value"]
+        print(f"{f['name']:<{width}}  {value!s:>9} {f['unit']:<10} {anchor}  {verdict(f)}{f'  {note}' if note else ''}")
 
 
 def log(*parts) -> None:

@@ -144,18 +144,12 @@ def demo_router_macro_f1() -> float | None:
 
 
 async def _main(url: str, samples: int) -> None:
-    import tempfile
+    from bench.__main__ import private_desk
 
-    from bench.__main__ import _fresh_desk
-
-    with tempfile.TemporaryDirectory() as tmp:
-        desk = await _fresh_desk(url or f"sqlite+aiosqlite:///{tmp}/routing.db", Path(tmp))
-        try:
-            print(f"filling {OPEN_TICKETS:,} open tickets and {OPERATORS:,} operators, then {samples} assignments...",
-                  file=sys.stderr)
-            figures = await assignment_figures(desk, samples)
-        finally:
-            await desk.sessions.kw["bind"].dispose()
+    async with private_desk(url or None, "bench_routing") as desk:
+        print(f"filling {OPEN_TICKETS:,} open tickets and {OPERATORS:,} operators, then {samples} assignments...",
+              file=sys.stderr)
+        figures = await assignment_figures(desk, samples)
     for name, (p50, p99) in figures.items():
         print(f"{name:<12} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
 
@@ -165,7 +159,7 @@ if __name__ == "__main__":
     import asyncio
 
     parser = argparse.ArgumentParser(prog="python -m bench.routing", description="assignment time at scale")
-    parser.add_argument("--database-url", default="", help="PostgreSQL to measure on (its public schema is emptied)")
+    parser.add_argument("--database-url", default="", help="PostgreSQL server to measure on (in a database of its own beside the named one)")
     parser.add_argument("--samples", type=int, default=500, help="waiting tickets to assign (default 500)")
     args = parser.parse_args()
     asyncio.run(_main(args.database_url, args.samples))
