@@ -8,7 +8,10 @@ from bot.actions.audit import record_read
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.console.live import HUB
+from bot.console.language import translator
 from bot.console.present import ACTIVE, message_dict, note_dict, ticket_dict
+from bot.dialogue.state import DialogueState
+from bot.dialogue.summary import summary_note
 from bot.feedback.console_pages import ticket_feedback
 from bot.storage import queries
 from bot.web import DESK
@@ -66,6 +69,15 @@ def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone,
     return _fold_bot_parts(entries, bot_parts or {})
 
 
+def _summaries_in_viewers_language(timeline: list[dict], summaries: dict, t) -> None:
+    """The bot's hand-off summaries written again in the viewer's language (the stored note is in the desk's)."""
+    for entry in timeline:
+        found = summaries.get(entry.get("id")) if entry.get("summary") else None
+        if found and found[1]:
+            state, reason, count = found
+            entry["text"] = summary_note(DialogueState.from_json(state), t, reason=reason, bot_messages=count)
+
+
 def _canned(settings, language: str) -> list:
     """Canned responses in the ticket's language first, then English ones."""
     wanted = [language or settings.desk.default_language, "en"]
@@ -97,16 +109,19 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         earlier = 0 if everything else await queries.count_messages(s, sorted(ids)) - len(messages)
         notes = await queries.notes_of_tickets(s, sorted(ids))
         bot_parts = await queries.bot_parts(s, sorted(ids))
+        summaries = await queries.bot_summaries(s, sorted(ids))
         queue_names = await queries.queue_names(s)
         links = await queries.ticket_links(s, row.id)
         operators = await queries.operators_for_transfer(s)
         feedback = await ticket_feedback(s, desk.settings, row.id, row.client_id)
     await record_read(desk, viewer.id, "console", ticket_id=row.id)
     zone = request.app[HUB].zone
+    timeline = _timeline(messages, notes, tickets, row.id, row.client_name, zone, bot_parts)
+    _summaries_in_viewers_language(timeline, summaries, translator(request, desk.settings.desk.default_language))
     return page(
         request, visit, "ticket.html", status,
         ticket=ticket_dict(row, zone), client=client, identities=identities,
-        timeline=_timeline(messages, notes, tickets, row.id, row.client_name, zone, bot_parts),
+        timeline=timeline,
         other_tickets=[ticket_dict(t, zone) for t in tickets if t.id != row.id],
         hidden_tickets=len(all_tickets) - len(tickets), canned=_canned(desk.settings, row.language or client.language),
         queues=queue_names, operators=operators, can_take=can_take(viewer, row.assignee_id),

@@ -387,6 +387,26 @@ async def bot_parts(session, ticket_ids: list[int]) -> dict[int, tuple[int, int 
     return {tid: (last, (state or {}).get("summary_note_id")) for tid, last, state in rows}
 
 
+async def bot_summaries(session, ticket_ids: list[int]) -> dict[int, tuple[dict, str, int]]:
+    """Per summary note of a hand-off: the bot's state, the hand-off reason and how many messages the bot part holds.
+
+    The console writes the summary again in the viewer's language from these (the stored note is in the desk's).
+    """
+    from bot.storage.models import BotDialogue
+
+    if not ticket_ids:
+        return {}
+    rows = list(await session.execute(
+        select(BotDialogue.ticket_id, BotDialogue.handoff_reason, BotDialogue.state)
+        .where(BotDialogue.ticket_id.in_(ticket_ids), BotDialogue.handoff_message_id.is_not(None))))
+    counts = dict((await session.execute(
+        select(Message.ticket_id, func.count()).join(BotDialogue, BotDialogue.ticket_id == Message.ticket_id)
+        .where(BotDialogue.ticket_id.in_(ticket_ids), Message.id <= BotDialogue.handoff_message_id)
+        .group_by(Message.ticket_id))).all())
+    return {(state or {})["summary_note_id"]: (state, reason, counts.get(tid, 0))
+            for tid, reason, state in rows if (state or {}).get("summary_note_id")}
+
+
 async def next_offer_expiry(session) -> datetime | None:
     """When the earliest pending offer to an operator runs out (None: no offer waits)."""
     return (await session.execute(select(func.min(Ticket.offer_expires_at))

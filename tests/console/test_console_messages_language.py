@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select, update
 
@@ -89,3 +90,29 @@ def test_console_js_writes_no_text_the_page_does_not_deliver_translated():
     for language in ("ru", "uk", "hu", "lv", "de"):
         t = default_catalogs().get(language).gettext
         assert all(t(text) != text for text in ("low score", "New: open the ticket, or reload to close it here."))
+
+
+async def test_the_bots_hand_off_summary_reads_in_the_operators_language(tmp_path, database_url):
+    from tests.channels.webchat.conftest import Chat
+    from tests.dialogue.conftest import bot_settings, start_bot_desk
+    from tests.dialogue.test_webchat import bot_turn, handing_off, ticket_of
+
+    server, runner = await start_bot_desk(bot_settings(tmp_path, database_url))
+    try:
+        async with aiohttp.ClientSession() as session:
+            chat = Chat(server, session)
+            visitor = await chat.visitor(locale="lv")
+            await bot_turn(visitor, "c1", "Kur ir mans pasūtījums NW-135790?")
+            await bot_turn(visitor, "c2", "operators", until=handing_off)
+            ticket = await ticket_of(chat, visitor)
+        await server.add_operator("boris", queues=("general",))
+        await speaks(server.desk, "boris", "ru")
+        async with await server.logged_in("boris") as operator:
+            async with operator.get(f"{server.url}/console/tickets/{ticket.number}") as r:
+                page = shown(await r.text())
+        # Written in the desk's language (English) when the bot let go; shown in Russian to Boris.
+        assert "Итог общения с ботом" in page and "Номер заказа: NW-135790" in page
+        assert "Передача оператору: клиент попросил" in page
+        assert "Self-service summary" not in page and "Order number" not in page
+    finally:
+        await runner.cleanup()

@@ -47,7 +47,7 @@ async def test_a_complaint_is_acknowledged_with_its_reference_and_moves_through_
     await edit_complaint(fdesk, olga, reference, severity="high", category="delivery_delay", owner="anna")
     await move_complaint(fdesk, olga, reference, "resolved", "We refunded the delivery fee and spoke to the courier.")
     await move_complaint(fdesk, olga, reference, "closed")
-    with pytest.raises(InvalidInput, match="it is closed"):
+    with pytest.raises(InvalidInput, match="is closed; it cannot change any more"):
         await move_complaint(fdesk, olga, reference, "investigating")
 
     texts = await _system_texts(fdesk, receipt.ticket_id)
