@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.console.language import language_choices, request_language, translator
+from bot.console.present import follow_up_detail
 from bot.errors import HelplineError
 from bot.texts import stored_text
 from bot.web import DESK, render
@@ -35,7 +36,7 @@ JS_TEXTS = (N_("live"), N_("offline"), N_("unassigned"), N_("auto-reply"), N_("e
             N_("View original"), N_("Internal note"), N_("never sent to the client"), N_("The client is typing…"),
             N_("{name} is typing…"), N_("An operator"), N_("new"), N_("open"), N_("waiting"), N_("resolved"), N_("closed"),
             N_("(no subject)"), N_("Client"), N_("Bot"), N_("System"), N_("Operator"), N_("low score"),
-            N_("complaint words"), N_("New: open the ticket, or reload to close it here."))
+            N_("complaint words"), N_("New: open the ticket, or reload to close it here."), N_("score {score}"))
 # Values shown as they are stored (statuses, roles, priorities, severities, lights): templates show `_(value)`.
 VALUE_TEXTS = (N_("received"), N_("investigating"), N_("operator"), N_("supervisor"), N_("manager"), N_("admin"),
                N_("low"), N_("normal"), N_("high"), N_("urgent"), N_("medium"), N_("critical"), N_("green"),
@@ -71,6 +72,7 @@ def page(request: web.Request, visit: Visit | None, template: str, status: int =
     response = render(
         f"console/{template}", status, _=gettext, lang=language, js_texts={text: gettext(text) for text in JS_TEXTS},
         console_languages=language_choices(language), stored=lambda text: stored_text(text, gettext),
+        follow_up_detail=lambda detail: follow_up_detail(detail, gettext),
         authors={"client": gettext("Client"), "bot": gettext("Bot"), "system": gettext("System"), "operator": gettext("Operator")}, desk_name=desk.settings.desk.name, visit=visit,
         path=context.pop("path", request.path),
         css_url=asset(request, "console.css"), js_url=asset(request, "console.js"), **context)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.access import Viewer
 from bot.actions.context import Desk
-from bot.console.present import is_mine, message_dict, note_dict, ticket_dict
+from bot.console.present import follow_up_parts, is_mine, message_dict, note_dict, ticket_dict
 from bot.events import (
     ClientTyping, DeliveryChanged, Event, FollowUpOpened, MessageEdited, MessageQueued, MessageReceived, NoteAdded,
     OperatorTyping, TicketChanged,
@@ -168,9 +168,11 @@ class Hub:
             row = await feedback_queries.follow_up(s, follow_up_id)
         if row is None:
             return
+        scored, comment = follow_up_parts(row.detail)
         frame = {"type": "follow_up", "follow_up": {
             "id": row.id, "ticket": row.ticket_number, "subject": row.ticket_subject, "queue": row.queue,
             "reason": row.reason, "detail": row.detail, "score": row.score,
+            "scored": scored is not None, "comment": comment,  # the script words the score in the page's language
             "created": row.created_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")}}
         await asyncio.gather(*(c.send(frame) for c in list(self.connections) if sees_queue_feedback(c.viewer, row.queue_id)))
 

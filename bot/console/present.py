@@ -1,12 +1,32 @@
 """Plain dicts of tickets, messages and notes: the same shape for templates and websocket frames."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 
 from bot.storage.models import Message, Note
 from bot.storage.queries import TicketRow
+from bot.texts import N_
 
 ACTIVE = ("new", "open", "waiting")
+# How the survey listener words a follow-up's detail (bot/actions/surveys.py): "score 2" or "score 2: comment".
+_SCORED = re.compile(r"^score ([1-5])(?:: (.*))?$", re.S)
+SCORE = N_("score {score}")
+
+
+def follow_up_parts(detail: str) -> tuple[int | None, str]:
+    """A follow-up's score and the client's comment, or (None, the detail as stored) when it is worded otherwise."""
+    match = _SCORED.match(detail or "")
+    return (int(match.group(1)), match.group(2) or "") if match else (None, detail or "")
+
+
+def follow_up_detail(detail: str, gettext) -> str:
+    """A follow-up's detail with its wording in the reader's language; the client's comment as they wrote it."""
+    score, comment = follow_up_parts(detail)
+    if score is None:
+        return comment
+    said = gettext(SCORE, score=score)
+    return f"{said}: {comment}" if comment else said
 
 
 def when(moment: datetime | None, zone: tzinfo) -> str:

@@ -285,7 +285,8 @@
     });
     if (u.score) meta.appendChild(el("span", "score-chip score-" + Number(u.score), Number(u.score) + "/5"));
     item.appendChild(meta);
-    item.appendChild(el("p", "text", u.detail));
+    var scored = say("score {score}").replace("{score}", Number(u.score));
+    item.appendChild(el("p", "text", u.scored ? scored + (u.comment ? ": " + u.comment : "") : u.detail));
     item.appendChild(el("p", "muted small", say("New: open the ticket, or reload to close it here.")));
     followUps.insertBefore(item, followUps.firstChild);
   }
