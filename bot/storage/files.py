@@ -8,6 +8,7 @@ and `discard` removes only files not handed out within the grace period (longer 
 transaction takes); a younger file is marked pending and swept later (bot/actions/stored_files.py).
 Removers mark their files pending before they commit, and the sweep also walks the store a step at
 a time, so neither a crash after a commit nor an old one leaves a file no row names for good.
+A file already stored is not written again; a new one is on disk, data and name, before `save` returns.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class AttachmentStore:
         self.max_bytes = max_bytes
         self.allowed_types = allowed_types
         self.grace_seconds = grace_seconds
+        self._folders: set[Path] = set()  # fan-out folders known to exist (made once per process)
 
     def check(self, filename: str, content_type: str, size: int) -> None:
         """Raise InvalidInput when a file may not be stored."""
@@ -64,7 +66,7 @@ class AttachmentStore:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def save(self, data: bytes, *, max_bytes: int | None = None) -> str:
-        """Store bytes durably (fsync, atomic rename) and return their key.
+        """Store bytes durably (fsync, atomic rename, directory fsync) and return their key.
 
         ``max_bytes`` overrides the attachment limit for what the desk keeps beside the message
         (an email's original as received), which the channel has bounded itself.
@@ -74,20 +76,38 @@ class AttachmentStore:
             raise InvalidInput("attachment is {size} bytes; the limit is {limit}", size=len(data), limit=limit)
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
-        with self._locked():
-            if target.exists():
-                os.utime(target)  # handed out now: a row naming it may be about to commit
-                return key
+        if target.exists():  # stored before: hand it out under the lock, where `discard` cannot remove it
+            with self._locked():
+                if target.exists():
+                    os.utime(target)  # handed out now: a row naming it may be about to commit
+                    return key
         # Missing: nothing can remove a file that is not there, so write outside the lock.
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._write(target, data)
+        return key
+
+    def _write(self, target: Path, data: bytes) -> None:
+        """Write-then-rename, durable before it returns: the file's data and its directory entry.
+
+        A rename is on disk only once the directory holding it is synced (fsync(2)); without that,
+        a crash just after the desk acknowledged a mail could leave its row naming no file.
+        """
+        folder = target.parent
+        if folder not in self._folders:  # made (and its entry synced) once per process, not per file
+            _make_durable_folder(folder)
+            self._folders.add(folder)
         # Unique per process and thread: the inbox saves from worker threads, maybe the same bytes at once.
         tmp = target.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-        with open(tmp, "wb") as fh:
+        try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:  # the folder went away under us (a restore emptied the store)
+            _make_durable_folder(folder)
+            fh = open(tmp, "wb")
+        with fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-        return key
+        _sync_directory(folder)
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
@@ -153,3 +173,22 @@ class AttachmentStore:
             if len(found) >= limit:
                 break
         return found
+
+
+def _make_durable_folder(folder: Path) -> None:
+    """Create the folder and any missing parents, each one's entry synced in the folder above it."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        _sync_directory(made.parent)
+
+
+def _sync_directory(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
