@@ -1,11 +1,13 @@
 """The desk as channels see it: the DeskPort of channels/base.py, built on actions and queries."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from typing import Awaitable, Callable
 
 from bot.actions.context import Desk
 from bot.actions.channel_state import save_channel_state
+from bot.actions.chat_history import late_messages
 from bot.actions.delivery import mark_delivered, record_delivery_report
 from bot.actions.identities import set_reachability, verify_phone
 from bot.actions.inbox import receive_message
@@ -33,6 +35,10 @@ class DeskGateway:
     async def conversations(self, channel: str, after: dict[str, int]) -> dict[str, list[ConversationEntry]]:
         async with self.desk.sessions() as s:
             return await queries.conversations(s, channel, after)
+
+    async def late_messages(self, channel: str, chat_id: str, up_to_id: int, have: Collection[int],
+                            window: int) -> list[ConversationEntry]:
+        return await late_messages(self.desk, channel, chat_id, up_to_id, have, window)
 
     async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None:
         await mark_delivered(self.desk, channel, chat_id, up_to_message_id)

@@ -6,6 +6,7 @@ conversation, a ``ConversationReader``.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from typing import Awaitable, Callable, Protocol, runtime_checkable
 
@@ -29,6 +30,11 @@ class DeskPort(Protocol):
 
     async def conversations(self, channel: str, after: dict[str, int]) -> dict[str, list[ConversationEntry]]:
         """Several chats' messages, each after its own id, in one read; a page in all, so it may stop short."""
+
+    async def late_messages(self, channel: str, chat_id: str, up_to_id: int, have: Collection[int],
+                            window: int) -> list[ConversationEntry]:
+        """A chat's messages among its newest ``window`` at or below ``up_to_id`` that are not in ``have``
+        (stored after a newer one was shown: transactions commit in any order), oldest first."""
 
     async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None: ...
 

@@ -2,8 +2,9 @@
 
 Sockets live in this process, keyed by the visitor's chat id. Every message is stored before it
 is pushed, so a visitor who is offline loses nothing: the widget resumes from the last message id
-it has seen when it reconnects. With several desk processes, send() also relays the chat id to the
-others (ProcessRelay), and the process holding the visitor's socket pushes the reply from storage.
+it has seen when it reconnects, and lists the ids it shows, so a message stored late still reaches
+it. With several desk processes, send() also relays the chat and message ids to the others
+(ProcessRelay), and the process holding the visitor's socket pushes the reply from storage.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 TYPING_EVERY_SECONDS = 2.0  # a visitor's typing reaches the console at most this often
 CATCH_UP_BATCH = 100  # visitors whose catch-ups share one read
+# Messages at or below a socket's cursor looked at again for one that committed late (after newer ones
+# were shown). By count, not by age: it fails only if this many newer messages of the same
+# conversation were shown while one transaction was still open, and it needs no clocks in agreement.
+LATE_WINDOW = 50
 
 
 class WebchatChannel:
@@ -46,7 +51,7 @@ class WebchatChannel:
         self.stopped = False
         self._chats: dict[str, set[Connection]] = {}
         self._relay: Callable[[str], None] | None = None  # set when other desk processes may hold sockets
-        self._catching_up: dict[str, list] = {}  # visitor -> [newest id, waiting futures]
+        self._catching_up: dict[str, list] = {}  # visitor -> [ids known stored, waiting futures]
         self._catcher: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -73,16 +78,19 @@ class WebchatChannel:
             async with conn.lock:
                 conn.push(frame)
         if self._relay is not None:
-            self._relay(message.chat_id)  # the visitor's sockets may be on another process
+            # The visitor's sockets may be on another process; the id lets it find a reply its reads passed over.
+            self._relay(f"{message.chat_id} {message.message_id}")
         return str(message.message_id)
 
     def set_relay(self, relay: Callable[[str], None]) -> None:
         self._relay = relay
 
     async def relayed(self, note: str) -> None:
-        """Another process sent a reply to chat ``note``: sockets held here catch up from the database."""
-        if note in self._chats:
-            await self.catch_up(note)
+        """Another process sent a reply (note: "<chat id> <message id>"; an older process sends the chat
+        id alone): sockets held here catch up from the database."""
+        chat_id, _, message_id = note.partition(" ")
+        if chat_id in self._chats:
+            await self.catch_up(chat_id, int(message_id) if message_id.isdigit() else 0)
 
     async def show_typing(self, chat_id: str) -> None:
         for conn in list(self._chats.get(chat_id, ())):
@@ -120,6 +128,12 @@ class WebchatChannel:
             return await self.desk.conversation(CHANNEL, visitor, after)
         return fetch
 
+    def late_fetcher(self, visitor: str):
+        """The visitor's recent messages at or below an id that a socket lacks (they committed late)."""
+        async def late(up_to: int, have: frozenset[int]) -> list[ConversationEntry]:
+            return await self.desk.late_messages(CHANNEL, visitor, up_to, have, LATE_WINDOW)
+        return late
+
     async def catch_up(self, visitor: str, newest: int = 0) -> None:
         """Push what was stored since each socket's cursor (a new message shows in every open tab);
         ``newest``: a message id known to be stored, where the reading may stop.
@@ -130,12 +144,12 @@ class WebchatChannel:
         if not newest:
             fetch = self.fetcher(visitor)
             for conn in self.connections(visitor):
-                await conn.catch_up(fetch, newest)
+                await conn.catch_up(fetch, newest, self.late_fetcher(visitor))
             return
         done = asyncio.get_running_loop().create_future()
-        self._catching_up.setdefault(visitor, [0, []])
-        self._catching_up[visitor][0] = max(self._catching_up[visitor][0], newest)
-        self._catching_up[visitor][1].append(done)
+        stored, waiting = self._catching_up.setdefault(visitor, [set(), []])
+        stored.add(newest)  # each id, not only the highest: a lower one may have committed late
+        waiting.append(done)
         if self._catcher is None or self._catcher.done():
             self._catcher = asyncio.get_running_loop().create_task(self._catch_up_batches(), name="webchat-catch-up")
         await asyncio.shield(done)
@@ -147,7 +161,7 @@ class WebchatChannel:
                 del self._catching_up[visitor]
             error = None
             try:
-                await self._catch_up_together({visitor: newest for visitor, (newest, _) in batch.items()})
+                await self._catch_up_together({visitor: stored for visitor, (stored, _) in batch.items()})
             except Exception as exc:  # the callers report it, as a catch-up of their own would
                 error = exc
             for _, waiting in batch.values():
@@ -159,13 +173,14 @@ class WebchatChannel:
                     else:
                         done.set_exception(error)
 
-    async def _catch_up_together(self, newest: dict[str, int]) -> None:
-        conns = {visitor: self.connections(visitor) for visitor in newest}
+    async def _catch_up_together(self, stored: dict[str, set[int]]) -> None:
+        conns = {visitor: self.connections(visitor) for visitor in stored}
         after = {visitor: min(c.read for c in cs) for visitor, cs in conns.items() if cs}
         found = await self.desk.conversations(CHANNEL, after) if after else {}
         for visitor, cs in conns.items():
             for conn in cs:
-                await conn.take(found.get(visitor, []), after[visitor], newest[visitor], self.fetcher(visitor))
+                await conn.take(found.get(visitor, []), after[visitor], stored[visitor], self.fetcher(visitor),
+                                self.late_fetcher(visitor))
 
     def public_limits(self) -> dict:
         return {"max_message_chars": self.settings.max_message_chars,

@@ -2,14 +2,18 @@
 
 Frames are queued and written by the connection's own task, so a visitor whose network stalls
 never holds up the outbox worker or another visitor; a queue that keeps growing closes the socket
-and the widget resumes later. Message frames go out in id order, each at most once per socket,
-which is what lets the widget resume from the highest message id it has seen.
+and the widget resumes later. Each message goes out at most once per socket, and reads go out in
+id order. Ids are handed out at insert while transactions commit (and deliveries push) in any
+order, so a message may become visible after a newer one went out: a catch-up for a message that
+its reads passed over looks below the cursor for it, and a widget that lists the ids it shows gets
+the ones it lacks below its resume point; it places them by id.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Collection
 from typing import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
@@ -20,6 +24,8 @@ from channels.webchat.normalize import entry_frame
 logger = logging.getLogger(__name__)
 MAX_BACKLOG = 500  # frames waiting for a slow socket before it is closed (the widget resumes)
 Fetch = Callable[[int], Awaitable[list[ConversationEntry]]]
+# (up to id, ids the socket has) -> the recent messages at or below that id that it lacks, oldest first
+FetchLate = Callable[[int, frozenset[int]], Awaitable[list[ConversationEntry]]]
 
 
 class Connection:
@@ -34,6 +40,8 @@ class Connection:
         # directly (send) may run ahead of it; an older message stored meanwhile is still read.
         self.read = 0
         self.seen = 0  # the highest id already reported as delivered
+        # Ids at or below this one are the client's business (an older widget's resume point): never sent again.
+        self.floor = 0
         self.lock = asyncio.Lock()  # held while fetching, so pushes cannot overtake a replay
         self._pushed: set[int] = set()
         self._queue: asyncio.Queue[dict | None] = asyncio.Queue()
@@ -64,21 +72,26 @@ class Connection:
         self.cursor = max(self.cursor, message_id)
         self.post(frame)
 
-    async def catch_up(self, fetch: Fetch, newest: int = 0) -> None:
+    async def catch_up(self, fetch: Fetch, newest: int = 0, late: FetchLate | None = None) -> None:
         """Push every stored message not yet read through this socket, oldest first.
 
-        ``newest`` is a message id known to be stored (the one just acknowledged): once a page
-        reaches it, the drain stops without asking for an empty page, since whatever is stored
-        after it is pushed by its own catch-up or send.
+        ``newest`` is a message id known to be stored (the one just acknowledged or sent): once a
+        page reaches it, the drain stops without asking for an empty page, since whatever is stored
+        after it is pushed by its own catch-up or send. If the reads passed over it (it committed
+        after a newer message was read), ``late`` finds it below the cursor.
         """
         async with self.lock:
-            if newest and self.read >= newest:
+            if newest and (newest in self._pushed or newest <= self.floor):
                 return  # a concurrent catch-up already carried it
-            await self._drain(fetch, self.read, newest)
+            if not newest or self.read < newest:
+                await self._drain(fetch, self.read, newest)
+            await self._late(late, (newest,))
 
-    async def take(self, entries: list[ConversationEntry], after: int, newest: int, fetch: Fetch) -> None:
+    async def take(self, entries: list[ConversationEntry], after: int, stored: Collection[int], fetch: Fetch,
+                   late: FetchLate | None = None) -> None:
         """A catch-up whose first page was read for several visitors at once (everything after ``after``);
-        reads on by itself if that page stopped short of ``newest``."""
+        reads on by itself if that page stopped short of the highest id in ``stored`` (ids known stored)."""
+        newest = max(stored)
         async with self.lock:
             for entry in entries:  # they hold every message after ``after`` (<= self.read) up to the last
                 self.push(entry_frame(entry, self.visitor))
@@ -86,13 +99,36 @@ class Connection:
                 self.read = max(self.read, entries[-1].id)
             if self.read < newest:
                 await self._drain(fetch, self.read, newest)
+            await self._late(late, stored)
 
-    async def replay(self, fetch: Fetch, after: int) -> None:
-        """The resume: every message after ``after``, then ``synced``."""
+    async def replay(self, fetch: Fetch, after: int, late: FetchLate | None = None,
+                     have: frozenset[int] | None = None) -> None:
+        """The resume: every message after ``after``, then ``synced``.
+
+        ``have``: the ids the client shows. Such a client first gets the recent messages at or
+        below ``after`` that it lacks (stored late), in id order. Without it (an older widget) the
+        replay starts strictly after ``after``, as it always did.
+        """
         async with self.lock:
             self.cursor = self.read = after
+            if have is None:
+                self.floor = after
+            else:
+                self._pushed.update(have)
+                if after and late is not None:
+                    await self._push_late(late, after)
             await self._drain(fetch, after)
             self.post({"type": "synced", "last_message_id": self.cursor})
+
+    async def _late(self, late: FetchLate | None, stored: Collection[int]) -> None:
+        # An id known stored but still not carried: the reads passed over it (it committed after a newer one was read).
+        if late is not None and any(i > self.floor and i not in self._pushed for i in stored):
+            await self._push_late(late, self.read)
+
+    async def _push_late(self, late: FetchLate, up_to: int) -> None:
+        for entry in await late(up_to, frozenset(self._pushed)):
+            if entry.id > self.floor:
+                self.push(entry_frame(entry, self.visitor))
 
     async def _drain(self, fetch: Fetch, after: int, newest: int = 0) -> None:
         # The desk answers in pages; keep asking until a page comes back empty or reaches `newest`.

@@ -102,7 +102,7 @@ async def _converse(chat: WebchatChannel, ws: web.WebSocketResponse, address: st
     chat.register(conn)
     try:
         try:
-            await conn.replay(chat.fetcher(conn.visitor), hello.last_seen)
+            await conn.replay(chat.fetcher(conn.visitor), hello.last_seen, chat.late_fetcher(conn.visitor), hello.have)
         except Exception:
             logger.exception("replaying a web chat conversation failed")
             conn.post(error_frame("unavailable", "the conversation cannot be loaded right now; reconnecting shortly"))

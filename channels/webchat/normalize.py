@@ -25,6 +25,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_NAME = 200
 MAX_EMAIL = 254
 MAX_PAYLOAD = 200
+MAX_HAVE = 200  # message ids a hello may list as shown (the widget lists its newest 100)
 FRAME_OVERHEAD = 4096  # room for the keys, the id, name and email beside the text
 
 
@@ -43,6 +44,9 @@ class Hello:
     token: str | None  # None: the visitor gets a new token
     last_seen: int
     locale: str  # primary language subtag ("de" for "de-DE"), "" when absent or unusable
+    # The ids the client shows, from a client that places a late message by its id; None from an
+    # older widget, whose resume starts strictly after last_seen.
+    have: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,16 @@ def _hello(data: dict) -> Hello:
     token = data.get("token")
     if not (isinstance(token, str) and TOKEN.fullmatch(token)):
         token = None  # absent or malformed: the visitor starts a new conversation
-    return Hello(token, _count(data, "last_seen"), locale_of(data.get("locale")))
+    return Hello(token, _count(data, "last_seen"), locale_of(data.get("locale")), _have(data))
+
+
+def _have(data: dict) -> frozenset[int] | None:
+    value = data.get("have")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_HAVE:
+        raise ProtocolError("invalid_frame", f"\"have\" must be a list of at most {MAX_HAVE} message ids")
+    return frozenset(_count({"have": item}, "have", required=True) for item in value)
 
 
 def locale_of(value: object) -> str:

@@ -4,7 +4,9 @@
  * - every text from the network is shown with textContent, never parsed as HTML;
  * - a message is "sent" only after the server's ack; until then it stays in a queue kept in
  *   localStorage and is resent with the same client id after a reconnect (the desk stores it once);
- * - on reconnect the client sends the highest message id it shows; the server replays what is newer.
+ * - on reconnect the client sends the highest message id it shows and the ids of its newest messages;
+ *   the server replays what is newer and any recent message it lacks (one that was stored late);
+ * - messages are placed by id, whatever order they arrive in, and a message already shown is updated.
  */
 (function () {
   'use strict';
@@ -19,6 +21,7 @@
   var PREFIX = 'helpline.webchat.';
   var PING_EVERY = 25000;
   var PONG_WAIT = 10000;
+  var HAVE_LIMIT = 100; // the newest message ids listed in hello (the desk looks at its newest 50 for late ones)
 
   var STRINGS = window.helplineStrings || { en: {} };
   var LANG = STRINGS[LOCALE.slice(0, 2).toLowerCase()] ? LOCALE.slice(0, 2).toLowerCase() : 'en';
@@ -256,12 +259,19 @@
     li.appendChild(box);
   }
 
-  /* A stored message from the server: new, or the stored form of one shown optimistically. */
+  /* The ids of the newest messages shown, newest first: with them the desk can tell which recent
+   * message never reached this page (it committed after a newer one was shown). */
+  function shownIds() {
+    return Object.keys(byMessageId).map(Number).sort(function (a, b) { return b - a; }).slice(0, HAVE_LIMIT);
+  }
+
+  /* A stored message from the server: new, or the stored form of one shown optimistically. A late
+   * one (older than a message shown already) is placed by its id and leaves the quick replies alone. */
   function showMessage(frame) {
+    var late = frame.message_id < state.lastSeen;
     var li = byMessageId[frame.message_id] || (frame.client_id && byClientId[frame.client_id]);
     if (!li) {
       li = createItem(frame.author, frame.author_name);
-      renderChoices(li, null); // quick replies belong to the latest message only
     }
     li.setAttribute('data-message-id', String(frame.message_id));
     byMessageId[frame.message_id] = li;
@@ -276,10 +286,10 @@
     time.textContent = formatTime(frame.created_at);
     time.dateTime = frame.created_at || '';
     if (frame.author === 'client') { setItemState(li, 'sent'); }
-    if (frame.choices && frame.choices.length) {
+    if (frame.choices && frame.choices.length && !late) {
       renderChoices(li, frame.choices);
     } else if (state.choicesFor && frame.message_id > state.choicesFor) {
-      renderChoices(li, null);
+      renderChoices(li, null); // quick replies belong to the latest message only
     }
     place(li);
     state.lastSeen = Math.max(state.lastSeen, frame.message_id);
@@ -360,7 +370,7 @@
     var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/chat/ws');
     state.socket = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({ type: 'hello', token: state.token, last_seen: state.lastSeen, locale: LOCALE }));
+      socket.send(JSON.stringify({ type: 'hello', token: state.token, last_seen: state.lastSeen, have: shownIds(), locale: LOCALE }));
     };
     socket.onmessage = function (event) {
       var frame;

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.events import DeliveryChanged
 from tests.conftest import LiveServer, free_port, make_settings
 
 # A safety net against a hung test, never a way to wait for something: every wait below ends on a
@@ -75,15 +76,63 @@ class Chat:
     async def raw(self, **kw) -> aiohttp.ClientWebSocketResponse:
         return await self.session.ws_connect(f"{self.url}/chat/ws", **kw)
 
-    async def visitor(self, token: str | None = None, last_seen: int = 0, locale: str = "en-GB", **kw) -> Visitor:
-        """A connected visitor after the resume: welcome, the replayed history, synced."""
+    async def visitor(self, token: str | None = None, last_seen: int = 0, locale: str = "en-GB",
+                      have: list[int] | None = None, **kw) -> Visitor:
+        """A connected visitor after the resume: welcome, the replayed history, synced.
+
+        ``have``: the message ids the client shows, as the current widget lists them; None speaks as
+        an older widget that sends only ``last_seen``.
+        """
         visitor = Visitor(await self.raw(**kw))
-        await visitor.send({"type": "hello", "token": token, "last_seen": last_seen, "locale": locale})
+        hello = {"type": "hello", "token": token, "last_seen": last_seen, "locale": locale}
+        if have is not None:
+            hello["have"] = have
+        await visitor.send(hello)
         visitor.welcome = await visitor.next("welcome")
         visitor.token = visitor.welcome["token"]
         while (frame := await visitor.next("message", "synced"))["type"] == "message":
             visitor.history.append(frame)
         return visitor
+
+
+def delivered(desk, message_id: int) -> asyncio.Future:
+    """Resolved once the outbox has handed ``message_id`` to the adapter (subscribe before acting)."""
+    future = asyncio.get_running_loop().create_future()
+
+    async def listener(event) -> None:
+        if event.message_id == message_id and event.status == "sent" and not future.done():
+            future.set_result(event)
+            desk.bus.unsubscribe(DeliveryChanged, listener)
+
+    desk.bus.subscribe(DeliveryChanged, listener)
+    return future
+
+
+class HeldDelivery:
+    """The adapter's send of the reply with this text waits until ``release``: a slow delivery, or
+    one that another desk process makes later."""
+
+    def __init__(self, adapter, text: str):
+        self.gate = asyncio.Event()
+        self.done = asyncio.get_running_loop().create_future()
+        send = adapter.send
+
+        async def held(message):
+            if message.text != text:
+                return await send(message)
+            await self.gate.wait()
+            try:
+                return await send(message)
+            finally:
+                if not self.done.done():
+                    self.done.set_result(None)
+
+        adapter.send = held
+
+    async def release(self) -> None:
+        """Let the held send run; returns once the adapter has pushed it to whatever sockets are open."""
+        self.gate.set()
+        await self.done
 
 
 async def start_desk(tmp_path, database_url, **webchat) -> tuple[LiveServer, web.AppRunner]:

@@ -97,6 +97,55 @@ async def test_a_reply_pushed_ahead_does_not_hide_an_older_message_from_the_catc
     assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 2]
 
 
+def late_reads(stored: list[int]):
+    """The desk's read of recent messages at or below an id that a socket lacks; records each ask."""
+    asked = []
+
+    async def late(up_to: int, have: frozenset[int]) -> list[ConversationEntry]:
+        asked.append(up_to)
+        return entries(*[i for i in stored if i <= up_to and i not in have])
+    return late, asked
+
+
+async def test_a_catch_up_finds_a_message_its_reads_passed_over_below_the_cursor():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    await conn.replay(paged([entries(1)])[0], after=0, have=frozenset())
+    # 3 was read while 2 was still uncommitted; then 2 committed and its catch-up came.
+    await conn.catch_up(paged([entries(3)])[0], newest=3, late=late_reads([1, 2, 3])[0])
+    late, asked = late_reads([1, 2, 3])
+    await conn.catch_up(paged([])[0], newest=2, late=late)
+    await conn.catch_up(paged([])[0], newest=2, late=late)  # carried now: nothing is read again
+    await conn.close()
+    assert asked == [3]
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 2]
+
+
+async def test_a_replay_for_a_client_that_lists_what_it_shows_starts_with_what_it_lacks():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    late, asked = late_reads([1, 2, 3, 4])
+    await conn.replay(paged([entries(5)])[0], after=4, late=late, have=frozenset({1, 3, 4}))
+    await conn.close()
+    assert asked == [4]
+    assert [f.get("message_id") for f in ws.frames] == [2, 5, None]
+    assert ws.frames[-1] == {"type": "synced", "last_message_id": 5}
+
+
+async def test_an_older_widget_is_never_sent_anything_at_or_below_its_resume_point():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    late, asked = late_reads([1, 2, 3, 4, 5, 6, 7])
+    await conn.replay(paged([entries(5)])[0], after=4, late=late)  # no "have": the replay starts after 4
+    await conn.catch_up(paged([entries(7)])[0], newest=3, late=late)  # a resent message it shows already
+    assert asked == []
+    await conn.catch_up(paged([entries(7)])[0], newest=7, late=late)  # 6 is not committed yet
+    await conn.catch_up(paged([])[0], newest=6, late=late)  # now it is: found below the cursor, 1-4 are not sent
+    await conn.close()
+    assert asked == [7]
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [5, 7, 6]
+
+
 async def test_a_stalled_socket_is_closed_instead_of_blocking(monkeypatch):
     monkeypatch.setattr(connection, "MAX_BACKLOG", 5)
     ws = FakeSocket(stalled=True)
@@ -127,6 +176,10 @@ class FakeDesk:
         self.single_reads.append((chat_id, after_id))
         return entries(*[i for i in self.stored[chat_id] if i > after_id][:self.page])
 
+    async def late_messages(self, channel: str, chat_id: str, up_to_id: int, have, window: int) -> list:
+        recent = [i for i in self.stored[chat_id] if i <= up_to_id][-window:]
+        return entries(*[i for i in recent if i not in have])
+
 
 async def test_catch_ups_of_several_visitors_share_one_read_and_a_short_page_reads_on():
     from bot.config import WebchatSettings
@@ -146,3 +199,38 @@ async def test_catch_ups_of_several_visitors_share_one_read_and_a_short_page_rea
     assert [f["message_id"] for f in sockets["b"].frames] == [2, 4]
     assert len(desk.shared_reads) == 1 and desk.shared_reads[0] == {"a": 0, "b": 0}
     assert sorted(desk.single_reads) == [("a", 3), ("b", 2)]
+
+
+async def test_a_relayed_reply_that_the_reads_passed_over_is_found_and_a_note_naming_only_the_chat_still_works():
+    from bot.config import WebchatSettings
+    from channels.webchat.adapter import WebchatChannel
+
+    desk = FakeDesk({"a": [1, 3]})
+    chat = WebchatChannel(WebchatSettings(), desk)
+    ws = FakeSocket()
+    conn = Connection(ws, "a", "127.0.0.1")
+    chat.register(conn)
+    await conn.replay(chat.fetcher("a"), 0, chat.late_fetcher("a"), frozenset())
+    desk.stored["a"] = [1, 2, 3, 4]  # 2 committed after 3 was read; 4 is new
+    await chat.relayed("a 2")  # another process sent 2
+    desk.stored["a"].append(5)
+    await chat.relayed("a")  # a process of the previous release names the chat only
+    await conn.close()
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 4, 2, 5]
+
+
+async def test_catch_ups_that_share_a_read_each_find_their_message_even_one_committed_late():
+    from bot.config import WebchatSettings
+    from channels.webchat.adapter import WebchatChannel
+
+    desk = FakeDesk({"a": [1, 3]})
+    chat = WebchatChannel(WebchatSettings(), desk)
+    ws = FakeSocket()
+    conn = Connection(ws, "a", "127.0.0.1")
+    chat.register(conn)
+    await conn.replay(chat.fetcher("a"), 0, chat.late_fetcher("a"), frozenset())
+    desk.stored["a"] = [1, 2, 3, 4]  # 2 committed after 3 was read; 4 is new
+    await asyncio.gather(chat.catch_up("a", newest=2), chat.catch_up("a", newest=4))
+    await conn.close()
+    assert len(desk.shared_reads) == 1
+    assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 4, 2]

@@ -49,6 +49,17 @@ def test_last_seen_must_be_a_whole_number(value):
     assert refused({"type": "hello", "last_seen": value}).code == "invalid_frame"
 
 
+def test_hello_lists_the_ids_the_client_shows_and_an_older_widget_lists_none():
+    assert parse({"type": "hello", "last_seen": 9, "have": [9, 4, 7, 4]}).have == frozenset({4, 7, 9})
+    assert parse({"type": "hello", "last_seen": 0, "have": []}).have == frozenset()
+    assert parse({"type": "hello", "last_seen": 9}).have is None
+
+
+@pytest.mark.parametrize("value", [3, "1,2", [1, "2"], [-1], [True], list(range(201))])
+def test_have_must_be_a_short_list_of_ids(value):
+    assert refused({"type": "hello", "last_seen": 9, "have": value}).code == "invalid_frame"
+
+
 @pytest.mark.parametrize("tag,language", [("de-DE", "de"), ("EN", "en"), ("pt_BR", "pt"), ("uk", "uk"),
                                           ("zh-Hant-TW", "zh"), ("", ""), ("x" * 50, ""), ("<b>", ""), (None, "")])
 def test_locale_hint_is_the_language_subtag(tag, language):
