@@ -32,8 +32,9 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
 
     Returns the receipt of the stored message; a repeated (channel, message id) returns the
     first receipt with ``duplicate=True`` and changes nothing. Adapters acknowledge the source
-    only after this returns. Concurrent calls share a transaction (bot/actions/group_commit.py);
-    each returns only once the transaction holding its message has committed.
+    only after this returns. Concurrent calls share a transaction (bot/actions/group_commit.py),
+    written set-based (bot/actions/inbox_batch.py); each returns only once the transaction holding
+    its message has committed.
     """
     keys, originals = await asyncio.to_thread(_save_files, desk, msg) if msg.attachments or msg.raw or msg.html \
         else ([], ("", ""))
@@ -58,6 +59,7 @@ def _group_commit(desk: Desk) -> GroupCommit[Job]:
 
 
 async def _receive_job(desk: Desk, unit: Unit, job: Job) -> Receipt:
+    """One message in a transaction shared with others: the batch path's way for unusual messages."""
     return await _receive(desk, unit, job.msg, job.keys, job.originals)
 
 
