@@ -60,9 +60,9 @@ async def let_go(unit: Unit, desk: Desk, service: SelfService, ticket: Ticket, d
     await s.flush()
     state.stage = DONE
     save_state(dialogue, state, now)
-    last = (await s.execute(select(func.max(Message.id)).where(Message.ticket_id == ticket.id))).scalar_one()
-    bot_part = (await s.execute(select(func.count()).select_from(Message).where(
-        Message.ticket_id == ticket.id, Message.id <= last))).scalar_one()
+    # The bot's part of the ticket is everything so far: its last message and how many there are.
+    last, bot_part = (await s.execute(select(func.max(Message.id), func.count(Message.id))
+                                      .where(Message.ticket_id == ticket.id))).one()
     dialogue.handoff_message_id = last
     dialogue.handoff_reason = reason[:32]
     ticket.handed_off_at = now

@@ -135,7 +135,8 @@ async def _record(unit, settings, attempts: list[Attempt]) -> None:
             unit.events.append(DeliveryChanged(ticket_id=message.ticket_id, message_id=message.id,
                                                status="sent" if message.id in stepped else "delivered"))
         elif attempt.behind is not None:
-            _hold_back(item, items.get(attempt.behind), attempt.error, now)
+            ahead = items.get(attempt.behind) or await s.get(OutboxItem, attempt.behind)
+            _hold_back(item, ahead, attempt.error, now)
         else:
             _fail(unit, settings, item, message, attempt, now)
 

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
 ABANDONED_CHECK_SECONDS = 60.0
 SUSPECTS_KEPT = 1000
+# Short enough that the inbox gets SQLite's write lock between two transactions of the bot.
+TICKETS_PER_TRANSACTION = 20
 
 
 class DialogueWorker:
@@ -54,7 +56,9 @@ class DialogueWorker:
             waiting = await tickets_waiting_for_bot(self.desk)
             alone = [t for t in waiting if t in self._suspects]
             batch = [t for t in waiting if t not in self._suspects]
-            moved = await self._answer_together(batch) if batch else 0
+            moved = 0
+            for start in range(0, len(batch), TICKETS_PER_TRANSACTION):
+                moved += await self._answer_together(batch[start:start + TICKETS_PER_TRANSACTION])
             for ticket_id in alone:
                 moved += await self._answer_alone(ticket_id)
             # A client who left in the middle of a form is not left waiting for nobody (checked once a minute).
