@@ -69,7 +69,8 @@ def _body(schema_name: str, description: str, required: bool = True) -> dict:
 SCHEMAS = {
     "Error": _object({"error": _object({
         "code": {"type": "string", "description": "Stable machine-readable code, e.g. `invalid_field`."},
-        "message": {"type": "string", "description": "What went wrong and how to fix it, for humans."},
+        "message": {"type": "string", "description": "What went wrong and how to fix it, for humans, always in English "
+                    "(the console shows the same errors in each operator's language); programs branch on `code`."},
         "field": {"type": "string", "description": "The body field or query parameter at fault."},
     }, required=["code", "message"])}),
     "OperatorRef": _object({"username": {"type": "string"}, "display_name": {"type": "string"}}),
