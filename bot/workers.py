@@ -77,3 +77,5 @@ class PassLoop:
                 seconds = await seconds
             if seconds > 0:
                 await wait_for_wake(self._wake, seconds)
+            else:
+                await asyncio.sleep(0)  # a pass that never awaited must still let the rest of the process run
