@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
     TypeDecorator, UniqueConstraint, false,
 )
+from sqlalchemy import text as sql_text  # "text" is also a column name below
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -174,6 +175,11 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_messages_ticket_id", "ticket_id", "id"),
+        # "Does a row still name this file?" (erasure, retention, the store's sweep); most rows name none.
+        Index("ix_messages_raw_key", "raw_key", sqlite_where=sql_text("raw_key != ''"),
+              postgresql_where=sql_text("raw_key != ''")),
+        Index("ix_messages_html_key", "html_key", sqlite_where=sql_text("html_key != ''"),
+              postgresql_where=sql_text("html_key != ''")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -203,7 +209,7 @@ class StoredAttachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(BigInteger)
-    storage_key: Mapped[str] = mapped_column(String(128))  # sha256 of the content
+    storage_key: Mapped[str] = mapped_column(String(128), index=True)  # sha256 of the content
 
 
 class Note(Base):
