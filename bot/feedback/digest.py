@@ -187,10 +187,12 @@ async def _at_risk(s, desk: Desk, period: Period, masker: Masker) -> list[dict]:
     found: dict[int, dict] = {}
     for client_id, score, comment, number in surveys:
         item = found.setdefault(client_id, {"client_id": client_id, "events": []})
-        item["events"].append({"ticket": number, "what": f"score {score}", "quote": quote(comment, masker, 120)})
+        item["events"].append({"ticket": number, "kind": "score", "value": score, "what": f"score {score}",
+                               "quote": quote(comment, masker, 120)})
     for client_id, reference, summary, number in complaints:
         item = found.setdefault(client_id, {"client_id": client_id, "events": []})
-        item["events"].append({"ticket": number, "what": f"complaint {reference}", "quote": quote(summary, masker, 120)})
+        item["events"].append({"ticket": number, "kind": "complaint", "value": reference,
+                               "what": f"complaint {reference}", "quote": quote(summary, masker, 120)})
     if found:
         names = await dq.client_names(s, list(found))
         for client_id, item in found.items():

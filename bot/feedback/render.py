@@ -37,6 +37,15 @@ def _english(text: str, **values) -> str:
     return text.format(**values) if values else text
 
 
+def event_words(event: dict, gettext=_english) -> str:
+    """What a loyal client at risk did, in the reader's language ("score 2", "complaint C-12")."""
+    if event.get("kind") == "score":
+        return gettext("score {score}", score=event["value"])
+    if event.get("kind") == "complaint":
+        return gettext("complaint {reference}", reference=event["value"])
+    return event.get("what", "")
+
+
 def _csat_color(average: float) -> str:
     return "green" if average >= 4 else "yellow" if average >= 3 else "red"
 
@@ -149,7 +158,7 @@ def markdown(digest: Digest, desk_name: str, language: str = "en") -> str:
     if d.at_risk:
         lines += [f"## {_('Loyal clients at risk')}", ""]
         for item in d.at_risk:
-            lines.append(f"- {_md(item['name'])}: " + "; ".join(f"#{e['ticket']} {e['what']}" for e in item["events"]))
+            lines.append(f"- {_md(item['name'])}: " + "; ".join(f"#{e['ticket']} {event_words(e, _)}" for e in item["events"]))
         lines.append("")
     if d.unanswered:
         heading = _("The bot's top unanswered questions")

@@ -118,6 +118,10 @@ async def test_digest_figures_match_the_known_answers(fdesk):
         assert secret not in shown + as_json(d)
     assert "<script>x" not in shown and "&lt;script&gt;x" in markdown(d, "Desk")
     assert "&lt;script&gt;x&lt;/script&gt;" in standalone_html(d, "Desk")
+    # A loyal client at risk reads in the manager's language too, in every rendering.
+    number = d.at_risk[0]["events"][0]["ticket"]
+    assert f"#{number} оценка 1" in markdown(d, "Desk", language="ru")
+    assert f">#{number}</a> оценка 1" in standalone_html(d, "Desk", language="ru")
 
 
 def test_masking_is_configurable():
