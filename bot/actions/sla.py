@@ -51,7 +51,7 @@ async def sync_sla(unit: Unit, settings: Settings, ticket: Ticket, now: datetime
     return found
 
 
-async def _sync_batch(unit: Unit, settings: Settings, tickets: list[Ticket], now: datetime) -> None:
+async def sync_sla_many(unit: Unit, settings: Settings, tickets: list[Ticket], now: datetime) -> None:
     """`sync_sla` for several tickets, reading what all of them need in four queries."""
     if not tickets:
         return
@@ -134,7 +134,7 @@ async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) 
             for ticket in tickets:
                 if ticket.status in ("resolved", "closed"):
                     await _clear(unit, ticket.id)
-            await _sync_batch(unit, desk.settings, [t for t in tickets if t.status not in ("resolved", "closed")], now)
+            await sync_sla_many(unit, desk.settings, [t for t in tickets if t.status not in ("resolved", "closed")], now)
     except Exception:
         logger.info("a shared SLA sync of %d tickets failed; syncing them one by one", len(ids), exc_info=True)
         for ticket_id in ids:
