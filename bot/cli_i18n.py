@@ -9,8 +9,10 @@ from bot.dialogue.i18n import DOMAIN, LOCALE_DIR, TEMPLATE, WORD_LISTS, WORDS, c
 
 SOURCES = Path(__file__).resolve().parent
 TEMPLATES = SOURCES.parent / "templates"
-# Error messages are msgids too: `InvalidInput("...", name=value)` is shown in the operator's language.
-KEYWORDS = {"_": None, "N_": None, "say": (2,), "gettext": None, "pgettext": ((1, "c"), 2), "InvalidInput": (1,)}
+# Error messages are msgids too: `InvalidInput("...", name=value)` and `Forbidden(...)` are shown to the
+# operator in their language (a NotFound shows as the console's own "not found" page).
+KEYWORDS = {"_": None, "N_": None, "say": (2,), "gettext": None, "pgettext": ((1, "c"), 2), "InvalidInput": (1,),
+            "Forbidden": (1,)}
 # Where texts are marked: the bot's dialogue, the console and the feedback pages (Python and templates), and
 # what actions raise or store for the console (errors, alerts).
 PYTHON_SOURCES = ("dialogue/**.py", "console/**.py", "feedback/console_pages.py", "feedback/digest_page.py",

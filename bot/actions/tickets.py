@@ -127,7 +127,7 @@ async def take_ticket(desk: Desk, viewer: Viewer, ticket_id: int) -> None:
         if ticket.assignee_id == viewer.id:
             return
         if ticket.assignee_id is not None and not viewer.can_assign_others():
-            raise Forbidden(f"ticket #{ticket.number} is already assigned to another operator")
+            raise Forbidden("ticket #{number} is already assigned to another operator", number=ticket.number)
         ticket.assignee_id = viewer.id
         if ticket.status == TicketStatus.NEW.value:
             ticket.status = TicketStatus.OPEN.value

@@ -116,3 +116,18 @@ async def test_the_bots_hand_off_summary_reads_in_the_operators_language(tmp_pat
         assert "Self-service summary" not in page and "Order number" not in page
     finally:
         await runner.cleanup()
+
+
+async def test_a_refused_take_reads_in_the_operators_language(desk_app):
+    await desk_app.add_operator("reka", queues=("general", "delivery"))
+    await desk_app.add_operator("mark", queues=("general", "delivery"))
+    await speaks(desk_app.desk, "reka", "hu")
+    receipt = await desk_app.client_writes("Where is my parcel?")
+    url = f"{desk_app.url}/console/tickets/{receipt.ticket_number}"
+    for username in ("mark", "reka"):  # mark takes it first; reka may not take it over
+        async with await desk_app.logged_in(username) as s:
+            async with s.get(url) as r:
+                csrf = csrf_of(await r.text())
+            async with s.post(f"{url}/take", data={"csrf_token": csrf}) as r:
+                status, page = r.status, shown(await r.text())
+    assert status == 403 and f"a(z) #{receipt.ticket_number} jegy már egy másik ügyintézőhöz tartozik" in page
