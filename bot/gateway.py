@@ -40,8 +40,8 @@ class DeskGateway:
                             window: int) -> list[ConversationEntry]:
         return await late_messages(self.desk, channel, chat_id, up_to_id, have, window)
 
-    async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None:
-        await mark_delivered(self.desk, channel, chat_id, up_to_message_id)
+    async def mark_delivered(self, channel: str, chat_id: str, message_ids: Collection[int]) -> None:
+        await mark_delivered(self.desk, channel, chat_id, message_ids)
 
     async def client_typing(self, channel: str, chat_id: str) -> None:
         async with self.desk.sessions() as s:

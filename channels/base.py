@@ -36,7 +36,8 @@ class DeskPort(Protocol):
         """A chat's messages among its newest ``window`` at or below ``up_to_id`` that are not in ``have``
         (stored after a newer one was shown: transactions commit in any order), oldest first."""
 
-    async def mark_delivered(self, channel: str, chat_id: str, up_to_message_id: int) -> None: ...
+    async def mark_delivered(self, channel: str, chat_id: str, message_ids: Collection[int]) -> None:
+        """The client's side showed these messages of ours (ids the channel carried, not a range)."""
 
     async def client_typing(self, channel: str, chat_id: str) -> None: ...
 

@@ -1,6 +1,8 @@
 """Delivery receipts from channels: the client's side has shown our messages."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,13 +14,17 @@ from bot.events import DeliveryChanged, MessageReceived
 from bot.storage.models import AuditEvent, Message, Ticket, utcnow
 
 
-async def mark_delivered(desk: Desk, channel: str, chat_id: str, up_to_message_id: int) -> int:
-    """Mark outbound messages of one client chat up to an id as delivered; returns how many changed."""
+async def mark_delivered(desk: Desk, channel: str, chat_id: str, message_ids: Collection[int]) -> int:
+    """Mark these outbound messages of one client chat delivered (the client's side showed them);
+    returns how many changed. Ids of other chats, inbound messages and ones already delivered or
+    failed are left alone, so a channel may pass what it carried without sorting it first."""
+    if not message_ids:
+        return 0
     async with unit_of_work(desk) as unit:
         rows = list((await unit.session.execute(
             select(Message).join(Ticket, Ticket.id == Message.ticket_id)
             .where(Ticket.channel == channel, Ticket.chat_id == chat_id, Message.direction == "out",
-                   Message.id <= up_to_message_id, Message.delivery_status.in_(("queued", "sent")))
+                   Message.id.in_(sorted(set(message_ids))), Message.delivery_status.in_(("queued", "sent")))
         )).scalars())
         for message in rows:
             message.delivery_status = "delivered"

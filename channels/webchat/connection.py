@@ -7,12 +7,17 @@ id order. Ids are handed out at insert while transactions commit (and deliveries
 order, so a message may become visible after a newer one went out: a catch-up for a message that
 its reads passed over looks below the cursor for it, and a widget that lists the ids it shows gets
 the ones it lacks below its resume point; it places them by id.
+
+Because of that order, "seen up to id N" cannot mean every reply at or below N: one may still be
+waiting for its delivery. The connection keeps the ids of the desk's messages it carried that the
+widget has not reported seen yet, and only those become "delivered".
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from array import array
 from collections.abc import Collection
 from typing import Awaitable, Callable
 
@@ -23,6 +28,9 @@ from channels.webchat.normalize import entry_frame
 
 logger = logging.getLogger(__name__)
 MAX_BACKLOG = 500  # frames waiting for a slow socket before it is closed (the widget resumes)
+# Ids carried but not yet reported seen (a hidden tab collects them). Past this many the oldest is
+# forgotten and stays "sent": the console may under-report, never claim what the visitor did not get.
+MAX_UNSEEN = 256
 Fetch = Callable[[int], Awaitable[list[ConversationEntry]]]
 # (up to id, ids the socket has) -> the recent messages at or below that id that it lacks, oldest first
 FetchLate = Callable[[int, frozenset[int]], Awaitable[list[ConversationEntry]]]
@@ -39,11 +47,11 @@ class Connection:
         # Every stored message up to this id was pushed: catch-ups read after it. A reply pushed
         # directly (send) may run ahead of it; an older message stored meanwhile is still read.
         self.read = 0
-        self.seen = 0  # the highest id already reported as delivered
         # Ids at or below this one are the client's business (an older widget's resume point): never sent again.
         self.floor = 0
         self.lock = asyncio.Lock()  # held while fetching, so pushes cannot overtake a replay
         self._pushed: set[int] = set()
+        self._unseen = array("q")  # 8 bytes an id: the desk's messages carried, not yet reported seen
         self._queue: asyncio.Queue[dict | None] = asyncio.Queue()
         self._closing = False
         self._closer: asyncio.Task | None = None
@@ -70,7 +78,24 @@ class Connection:
             return
         self._pushed.add(message_id)
         self.cursor = max(self.cursor, message_id)
+        if frame.get("author") != "client" and self.open:
+            self._carry((message_id,))
         self.post(frame)
+
+    def unseen_up_to(self, up_to: int) -> list[int]:
+        """The carried ids a ``seen`` of ``up_to`` covers: the desk's messages this socket (or, for ids the
+        widget listed in hello, an earlier one) carried at or below it that were not reported yet."""
+        return sorted(i for i in self._unseen if i <= up_to)
+
+    def reported(self, ids: Collection[int]) -> None:
+        """Forget ids once they are marked delivered; ones carried meanwhile stay for the next ``seen``."""
+        done = set(ids)
+        self._unseen = array("q", (i for i in self._unseen if i not in done))
+
+    def _carry(self, ids: Collection[int]) -> None:
+        self._unseen.extend(ids)
+        if len(self._unseen) > MAX_UNSEEN:
+            self._unseen = array("q", sorted(self._unseen)[-MAX_UNSEEN:])
 
     async def catch_up(self, fetch: Fetch, newest: int = 0, late: FetchLate | None = None) -> None:
         """Push every stored message not yet read through this socket, oldest first.
@@ -115,6 +140,10 @@ class Connection:
                 self.floor = after
             else:
                 self._pushed.update(have)
+                # The widget shows these, so a socket carried them; the ones never reported seen (the
+                # tab was hidden when it dropped) are reported on this one. Ids of the visitor's own
+                # messages among them change nothing.
+                self._carry(sorted(have))
                 if after and late is not None:
                     await self._push_late(late, after)
             await self._drain(fetch, after)

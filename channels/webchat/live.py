@@ -129,11 +129,13 @@ async def _frame(chat: WebchatChannel, conn: Connection, raw: str, locale: str) 
             if chat.typing.acquire(conn.visitor) == 0:
                 await chat.desk.client_typing(CHANNEL, conn.visitor)
         elif isinstance(frame, Seen):
-            # Only what this socket has carried can have been seen.
-            up_to = min(frame.up_to, conn.cursor)
-            if up_to > conn.seen:
-                conn.seen = up_to
-                await chat.desk.mark_delivered(CHANNEL, conn.visitor, up_to)
+            # Only what a socket carried can have been seen: a reply below up_to may still be waiting
+            # for its delivery (ids are not in commit order). It is reported by a later seen, which
+            # the widget sends again, with the same up_to, when it shows such a late message.
+            ids = conn.unseen_up_to(frame.up_to)
+            if ids:
+                await chat.desk.mark_delivered(CHANNEL, conn.visitor, ids)
+                conn.reported(ids)
         elif isinstance(frame, Ping):
             conn.post({"type": "pong"})
         elif isinstance(frame, Hello):

@@ -60,6 +60,7 @@
     lastSeen: 0, // the highest message id shown: the resume point
     lastIncoming: 0, // the highest id of a message from the desk (operator, bot, system)
     reportedSeen: 0,
+    lateUnreported: false, // a desk message shown below reportedSeen (it came late): report seen again
     pending: storedJson('pending', []), // [{id, text, name, email, payload}] not acked yet
     socket: null, synced: false, attempt: 0, reconnectTimer: null, pingTimer: null, pongTimer: null,
     choicesFor: 0, // the message whose quick replies are shown
@@ -269,6 +270,7 @@
    * one (older than a message shown already) is placed by its id and leaves the quick replies alone. */
   function showMessage(frame) {
     var late = frame.message_id < state.lastSeen;
+    var isNew = !byMessageId[frame.message_id];
     var li = byMessageId[frame.message_id] || (frame.client_id && byClientId[frame.client_id]);
     if (!li) {
       li = createItem(frame.author, frame.author_name);
@@ -296,7 +298,9 @@
     if (frame.author !== 'client') {
       els.typing.hidden = true;
       state.lastIncoming = Math.max(state.lastIncoming, frame.message_id);
-      if (!isVisible() && frame.message_id > state.reportedSeen) { state.unread += 1; tellParent({ type: 'unread', count: state.unread }); }
+      var unreported = frame.message_id > state.reportedSeen || isNew;
+      if (isNew && frame.message_id <= state.reportedSeen) { state.lateUnreported = true; }
+      if (!isVisible() && unreported) { state.unread += 1; tellParent({ type: 'unread', count: state.unread }); }
     }
   }
 
@@ -487,9 +491,13 @@
 
   function isVisible() { return state.visible && document.visibilityState === 'visible'; }
 
+  /* The desk marks "delivered" only the messages this page's sockets carried and that are at or below
+   * up_to, so a late one shown below the last report needs the same up_to sent once more. */
   function reportSeen() {
-    if (!isVisible() || !state.synced || state.lastIncoming <= state.reportedSeen) { return; }
+    if (!isVisible() || !state.synced) { return; }
+    if (state.lastIncoming <= state.reportedSeen && !state.lateUnreported) { return; }
     state.reportedSeen = state.lastIncoming;
+    state.lateUnreported = false;
     state.unread = 0;
     tellParent({ type: 'unread', count: 0 });
     sendFrame({ type: 'seen', up_to: state.lastIncoming });

@@ -234,3 +234,26 @@ async def test_catch_ups_that_share_a_read_each_find_their_message_even_one_comm
     await conn.close()
     assert len(desk.shared_reads) == 1
     assert [f["message_id"] for f in ws.frames if f["type"] == "message"] == [1, 3, 4, 2]
+
+
+async def test_the_desks_messages_it_carried_wait_for_seen_and_are_reported_once():
+    conn = Connection(FakeSocket(), "v", "127.0.0.1")
+    async with conn.lock:
+        conn.push({"type": "message", "message_id": 5, "author": "client"})  # the visitor's own: nothing to report
+        for i in (9, 6):  # 6 arrives late, after 9
+            conn.push({"type": "message", "message_id": i, "author": "operator"})
+    assert conn.unseen_up_to(8) == [6]
+    assert conn.unseen_up_to(9) == [6, 9]
+    conn.reported([6, 9])
+    assert conn.unseen_up_to(100) == []
+    await conn.close()
+
+
+async def test_the_ids_waiting_for_seen_are_bounded_and_the_newest_are_kept():
+    conn = Connection(FakeSocket(), "v", "127.0.0.1")
+    async with conn.lock:
+        for i in range(1, connection.MAX_UNSEEN + 101):
+            conn.push({"type": "message", "message_id": i, "author": "bot"})
+    waiting = conn.unseen_up_to(10**9)
+    assert len(waiting) == connection.MAX_UNSEEN and waiting[0] == 101
+    await conn.close()
