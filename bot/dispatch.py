@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from bot.actions.assignment import (
-    apply_step_timeouts, assign_backlog, assign_ticket, expire_offers, expire_presence, mark_present, requeue,
+    apply_step_timeouts, assign_backlog, assign_tickets, expire_offers, expire_presence, mark_present, requeue,
 )
 from bot.actions.context import Desk
 from bot.actions.routing import route_tickets, tickets_to_route
@@ -126,10 +126,7 @@ class RoutingWorker:
 
     async def _place_many(self, ticket_ids: set[int], now: datetime | None = None) -> None:
         await route_tickets(self.desk, self.router, ticket_ids, now)
-        # One assignment transaction per ticket: each locks its ticket and its chosen operator and
-        # retries alone when it raced, so one contested ticket does not hold back the others.
-        for ticket_id in sorted(ticket_ids):
-            await assign_ticket(self.desk, ticket_id, now)
+        await assign_tickets(self.desk, ticket_ids, now)
 
     # --- the durable pass ---
 

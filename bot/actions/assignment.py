@@ -1,6 +1,6 @@
 """Queue -> operator in the database: the assignment transaction, offers, steps, presence.
 
-The assignment transaction (one per ticket):
+The assignment transaction (one per ticket; a burst of new tickets shares one, a savepoint each):
 1. take the ticket row if it is still assignable: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
    another process working the same queue skips it instead of waiting;
 2. read the queue's present operators in the policy's order, a page at a time, with their loads
@@ -36,6 +36,7 @@ from router.assign import (
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 4
+BATCH = 20  # tickets assigned in one transaction
 
 
 class _Stale(Exception):
@@ -114,35 +115,40 @@ async def _assignable(desk: Desk, s, ticket_id: int, now: datetime, lock: bool):
 
 async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
     async with unit_of_work(desk) as unit:
-        s = unit.session
-        found = await _assignable(desk, s, ticket_id, now, lock=True)
-        if found is None:
+        return await _assign_in(unit, desk, ticket_id, now)
+
+
+async def _assign_in(unit: Unit, desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
+    """Steps 1-4 above for one ticket, inside the caller's transaction."""
+    s = unit.session
+    found = await _assignable(desk, s, ticket_id, now, lock=True)
+    if found is None:
+        return None
+    ticket, queue, policy = found
+    facts = await _facts(unit, ticket, queue, policy, now)
+    excluded: set[int] = set()
+    while True:
+        choice = await choose(unit, desk, ticket, facts, policy, now, excluded)
+        if choice is None:
             return None
-        ticket, queue, policy = found
-        facts = await _facts(unit, ticket, queue, policy, now)
-        excluded: set[int] = set()
-        while True:
-            choice = await choose(unit, desk, ticket, facts, policy, now, excluded)
-            if choice is None:
-                return None
-            if await _has_room(unit, desk, choice.id, ticket.channel, now):
-                break
-            excluded.add(choice.id)
-        seconds = offer_timeout(policy, ticket.channel)
-        if seconds:
-            values = {"offered_to_id": choice.id, "offer_expires_at": now + timedelta(seconds=seconds)}
-        else:
-            values = {"assignee_id": choice.id, "assigned_at": now, "offered_to_id": None, "offer_expires_at": None,
-                      "updated_at": now, "status": "open" if ticket.status == "new" else ticket.status}
-        await _versioned(unit, ticket, values, Ticket.assignee_id.is_(None), Ticket.queue_id == ticket.queue_id)
-        await s.execute(update(Operator).where(Operator.id == choice.id).values(last_assigned_at=now))
-        kind = "offered" if seconds else "assigned"
-        await s.execute(insert(AuditEvent).values(
-            kind=kind, ticket_id=ticket.id, operator_id=None, at=now,
-            data={"operator_id": choice.id, "by": "router", "strategy": policy.strategy, "queue": queue,
-                  **({"expires_in": seconds} if seconds else {})}))
-        unit.events.append(TicketChanged(ticket_id=ticket.id, what=kind))
-        return Placement(ticket.id, choice.id, bool(seconds))
+        if await _has_room(unit, desk, choice.id, ticket.channel, now):
+            break
+        excluded.add(choice.id)
+    seconds = offer_timeout(policy, ticket.channel)
+    if seconds:
+        values = {"offered_to_id": choice.id, "offer_expires_at": now + timedelta(seconds=seconds)}
+    else:
+        values = {"assignee_id": choice.id, "assigned_at": now, "offered_to_id": None, "offer_expires_at": None,
+                  "updated_at": now, "status": "open" if ticket.status == "new" else ticket.status}
+    await _versioned(unit, ticket, values, Ticket.assignee_id.is_(None), Ticket.queue_id == ticket.queue_id)
+    await s.execute(update(Operator).where(Operator.id == choice.id).values(last_assigned_at=now))
+    kind = "offered" if seconds else "assigned"
+    await s.execute(insert(AuditEvent).values(
+        kind=kind, ticket_id=ticket.id, operator_id=None, at=now,
+        data={"operator_id": choice.id, "by": "router", "strategy": policy.strategy, "queue": queue,
+              **({"expires_in": seconds} if seconds else {})}))
+    unit.events.append(TicketChanged(ticket_id=ticket.id, what=kind))
+    return Placement(ticket.id, choice.id, bool(seconds))
 
 
 async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = None) -> int | None:
@@ -169,6 +175,47 @@ async def assign_ticket(desk: Desk, ticket_id: int, now: datetime | None = None)
                 raise
             logger.debug("assignment of ticket %s raced (attempt %d); retrying", ticket_id, attempt + 1)
     return None
+
+
+async def assign_tickets(desk: Desk, ticket_ids, now: datetime | None = None) -> dict[int, Placement | None]:
+    """`assign_ticket` for several tickets (in id order) with one commit: a burst of new tickets.
+
+    Each ticket is assigned in a savepoint of the shared transaction, whose reads see the earlier
+    tickets' writes (loads, last assignment), so the choices equal one-by-one assignment. A ticket
+    that raced rolls back alone and is retried alone afterwards; if the shared transaction fails,
+    every ticket is assigned on its own.
+    """
+    now = now or utcnow()
+    ids = sorted(set(ticket_ids))
+    if len(ids) > BATCH:  # the inbox gets SQLite's write lock between batches
+        placed = {}
+        for start in range(0, len(ids), BATCH):
+            placed.update(await assign_tickets(desk, ids[start:start + BATCH], now))
+        return placed
+    if len(ids) <= 1:
+        return {i: await assign_ticket(desk, i, now) for i in ids}
+    placed: dict[int, Placement | None] = {}
+    again: list[int] = []
+    try:
+        async with unit_of_work(desk) as unit:
+            for ticket_id in ids:
+                published = len(unit.events)
+                try:
+                    async with unit.session.begin_nested():
+                        placed[ticket_id] = await _assign_in(unit, desk, ticket_id, now)
+                except (_Stale, OperationalError) as exc:
+                    if not _retryable(exc):
+                        raise
+                    del unit.events[published:]
+                    again.append(ticket_id)
+    except OperationalError as exc:
+        if not _retryable(exc):
+            raise
+        logger.info("a shared assignment of %d tickets failed; assigning them one by one", len(ids), exc_info=True)
+        placed, again = {}, ids
+    for ticket_id in again:
+        placed[ticket_id] = await assign_ticket(desk, ticket_id, now)
+    return placed
 
 
 async def assign_backlog(desk: Desk, now: datetime | None = None, queues: list[str] | None = None,

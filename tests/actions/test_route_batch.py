@@ -1,5 +1,6 @@
 """Routing several new tickets at once decides and stores exactly what routing them one by one would,
-classifies outside any transaction, and leaves alone a ticket another process placed meanwhile."""
+classifies outside any transaction, and leaves alone a ticket another process placed meanwhile; assigning
+them together fills operators as one-by-one assignment would."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import routing
+from bot.actions.assignment import assign_tickets
 from bot.actions.context import _in_unit
 from bot.actions.routing import route_ticket, route_tickets
 from bot.actions.segments import pin_segment
@@ -15,7 +17,7 @@ from bot.dispatch import RoutingWorker
 from bot.storage.models import AuditEvent, RoutingDecision, SlaDeadline, Ticket, TicketSla, utcnow
 from router.classifier import Prediction
 from router.routing import RoutingDecision as Decision, TicketRouter
-from tests.actions.routing_helpers import client_writes, close_desk, open_desk
+from tests.actions.routing_helpers import add_operator, audits, client_writes, close_desk, open_desk
 
 PRIORITY = {"segments": {"difficult": "high"}, "tags": {"vip": "urgent"}}
 # text -> the queue the classifier double answers; "lounge" is a queue the database lacks.
@@ -142,3 +144,21 @@ async def test_placements_submitted_together_share_one_classifier_call_and_each_
     assert all(routed[i] is not None for i in ids)
     assert router.classifier.calls == [["I want a refund", "Where is my parcel?", "Wrong invoice"]]
 
+
+
+async def test_tickets_assigned_together_fill_operators_as_one_by_one_would(tmp_path, database_url):
+    desk = await open_desk(tmp_path, database_url, router={"classify": False,
+                                                            "assignment": {"presence_grace_seconds": 3600}})
+    try:
+        now = utcnow()
+        anna = await add_operator(desk, "anna", capacity={"webchat": 2}, now=now)
+        boris = await add_operator(desk, "boris", capacity={"webchat": 1}, now=now)
+        ids = [await client_writes(desk, f"Where is my parcel NW-{i}?") for i in range(5)]
+        await route_tickets(desk, keyword_router(), ids, now)
+        placed = await assign_tickets(desk, ids, now)
+        # Least busy first, lower id on a tie, never past capacity: anna, boris, anna; the rest wait.
+        assert [placed[i].operator_id if placed[i] else None for i in ids] == [anna, boris, anna, None, None]
+        assert await audits(desk, "assigned") == 3
+        assert await assign_tickets(desk, ids, now) == {i: None for i in ids}  # nobody has room left
+    finally:
+        await close_desk(desk)
