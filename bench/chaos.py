@@ -171,7 +171,8 @@ messages_per_second = 1000.0
         async with aiohttp.ClientSession() as http:
             while time.monotonic() - t0 < timeout:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"helpline run exited with {self.proc.returncode}; see {logf.name}")
+                    tail = Path(logf.name).read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"helpline run exited with {self.proc.returncode}; {logf.name} ends:\n{tail}")
                 with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                     async with http.get(self.base + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
                         if r.status == 200 and await self._smtp_ready():
