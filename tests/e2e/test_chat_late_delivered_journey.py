@@ -14,27 +14,14 @@ from bot.actions.operators import log_in
 from bot.actions.tickets import reply_to_ticket
 from bot.app import ADAPTERS
 from bot.domain import OutboundMessage
-from bot.events import DeliveryChanged
 from bot.storage.models import Message, Ticket
 from channels.webchat.normalize import visitor_key
-from tests.channels.webchat.conftest import HeldDelivery
+from tests.channels.webchat.conftest import HeldDelivery, delivered
 
 TIMEOUT = 15_000
 QUESTION = "Is the Fjord sofa available in grey?"
 FIRST = "Yes, grey is in stock."
 SECOND = "It ships within 3 days."
-
-
-def marked_delivered(desk, message_id: int) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
-
-    async def listener(event) -> None:
-        if event.message_id == message_id and event.status == "delivered" and not future.done():
-            future.set_result(event)
-            desk.bus.unsubscribe(DeliveryChanged, listener)
-
-    desk.bus.subscribe(DeliveryChanged, listener)
-    return future
 
 
 async def test_a_late_reply_is_delivered_only_after_the_widget_showed_it(live_server, browser):
@@ -56,7 +43,7 @@ async def test_a_late_reply_is_delivered_only_after_the_widget_showed_it(live_se
     held = HeldDelivery(adapter, FIRST)
     first = await reply_to_ticket(desk, viewer, ticket, FIRST)
     second = await reply_to_ticket(desk, viewer, ticket, SECOND)
-    second_delivered = marked_delivered(desk, second)
+    second_delivered = delivered(desk, second, "delivered")
     await adapter.send(OutboundMessage(channel="webchat", chat_id=visitor_key(token), text=SECOND, message_id=second,
                                        ticket_public_id="", author_name="Anna"))
     texts = page.locator(".hl-msg .hl-text")
@@ -65,7 +52,7 @@ async def test_a_late_reply_is_delivered_only_after_the_widget_showed_it(live_se
     async with desk.sessions() as s:
         assert (await s.get(Message, first)).delivery_status == "queued"
 
-    first_delivered = marked_delivered(desk, first)
+    first_delivered = delivered(desk, first, "delivered")
     await held.release()
     await expect(texts).to_have_text([QUESTION, FIRST, SECOND], timeout=TIMEOUT)
     await asyncio.wait_for(first_delivered, TIMEOUT / 1000)  # reported again after showing the late one

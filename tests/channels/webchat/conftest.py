@@ -95,12 +95,13 @@ class Chat:
         return visitor
 
 
-def delivered(desk, message_id: int) -> asyncio.Future:
-    """Resolved once the outbox has handed ``message_id`` to the adapter (subscribe before acting)."""
+def delivered(desk, message_id: int, status: str = "sent") -> asyncio.Future:
+    """Resolved once ``message_id`` reaches ``status`` (subscribe before acting): "sent" when the outbox
+    has handed it to the adapter, "delivered" when the widget reported it seen."""
     future = asyncio.get_running_loop().create_future()
 
     async def listener(event) -> None:
-        if event.message_id == message_id and event.status == "sent" and not future.done():
+        if event.message_id == message_id and event.status == status and not future.done():
             future.set_result(event)
             desk.bus.unsubscribe(DeliveryChanged, listener)
 

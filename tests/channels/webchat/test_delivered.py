@@ -6,7 +6,6 @@ not show it "delivered" until a socket carried it and the widget reported it.
 """
 from __future__ import annotations
 
-import asyncio
 
 from sqlalchemy import select
 
@@ -14,28 +13,14 @@ from bot.actions.operators import log_in
 from bot.actions.tickets import reply_to_ticket
 from bot.app import ADAPTERS, WORKER
 from bot.domain import OutboundMessage
-from bot.events import DeliveryChanged
 from bot.storage.models import Message, Ticket
 from channels.webchat.normalize import visitor_key
-from tests.channels.webchat.conftest import HeldDelivery
+from tests.channels.webchat.conftest import HeldDelivery, delivered
 
 
 async def status(desk, message_id: int) -> str:
     async with desk.sessions() as s:
         return (await s.get(Message, message_id)).delivery_status
-
-
-def marked_delivered(desk, message_id: int) -> asyncio.Future:
-    """Resolved when the desk marks ``message_id`` delivered (subscribe before acting)."""
-    future = asyncio.get_running_loop().create_future()
-
-    async def listener(event) -> None:
-        if event.message_id == message_id and event.status == "delivered" and not future.done():
-            future.set_result(event)
-            desk.bus.unsubscribe(DeliveryChanged, listener)
-
-    desk.bus.subscribe(DeliveryChanged, listener)
-    return future
 
 
 async def seen(visitor, up_to: int) -> None:
@@ -73,7 +58,7 @@ async def test_a_held_reply_is_not_delivered_by_a_seen_of_a_newer_one_until_it_i
     assert a < b
     await push_directly(chat, visitor, b, "It ships in 3 days.")
 
-    b_delivered = marked_delivered(chat.desk, b)
+    b_delivered = delivered(chat.desk, b, "delivered")
     await seen(visitor, b)
     await b_delivered
     assert await status(chat.desk, a) == "queued"  # its delivery is still held: never shown
@@ -81,7 +66,7 @@ async def test_a_held_reply_is_not_delivered_by_a_seen_of_a_newer_one_until_it_i
     await held.release()
     late = await visitor.message()
     assert late["message_id"] == a and late["text"] == "Yes, in grey."
-    a_delivered = marked_delivered(chat.desk, a)
+    a_delivered = delivered(chat.desk, a, "delivered")
     await seen(visitor, b)  # the widget reports again, with the same up_to, after showing a late reply
     await a_delivered
     assert await status(chat.desk, a) == "delivered"
