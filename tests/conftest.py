@@ -5,6 +5,7 @@ postgresql+asyncpg://postgres@127.0.0.1:5432/test) to run them against PostgreSQ
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass
@@ -123,17 +124,26 @@ def settings(tmp_path, database_url) -> Settings:
     return make_settings(tmp_path, database_url)
 
 
-@pytest.fixture
-async def desk(settings):
-    """A migrated desk with the test queues, without a web server."""
+@contextlib.asynccontextmanager
+async def migrated_desk(settings: Settings):
+    """A migrated desk with the configured queues, without a web server; drained and closed on exit."""
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     desk = Desk(session_factory(engine), EventBus(), settings,
                 AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
     await sync_queues(desk)
-    yield desk
-    await desk.bus.drain()
-    await engine.dispose()
+    try:
+        yield desk
+        await desk.bus.drain()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def desk(settings):
+    """A migrated desk with the test queues, without a web server."""
+    async with migrated_desk(settings) as desk:
+        yield desk
 
 
 @dataclass

@@ -20,16 +20,11 @@ from bot.actions.inbox import receive_message
 from bot.actions.inbox_batch import receive_batch
 from bot.actions.inbox_rows import Job
 from bot.actions.operators import create_operator, log_in
-from bot.actions.setup import sync_queues
 from bot.actions.surveys import schedule_missed, send_due_surveys
 from bot.actions.tickets import reply_to_ticket, resolve_ticket
 from bot.domain import InboundMessage
-from bot.events import EventBus
-from bot.storage.engine import create_engine, session_factory
-from bot.storage.files import AttachmentStore
-from bot.storage.migrate import upgrade
 from bot.storage.models import AuditEvent, ChannelIdentity, Message, Survey, Ticket, utcnow
-from tests.conftest import make_settings
+from tests.conftest import make_settings, migrated_desk
 
 MAIL = "mail"
 
@@ -39,14 +34,8 @@ async def sdesk(tmp_path, database_url):
     """A desk with surveys on (sent as soon as a web-chat ticket is resolved)."""
     settings = make_settings(tmp_path, database_url, feedback={"survey": {
         "enabled": True, "channel_delay_minutes": {"webchat": 0}}})
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    desk = Desk(session_factory(engine), EventBus(), settings,
-                AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
-    await sync_queues(desk)
-    yield desk
-    await desk.bus.drain()
-    await engine.dispose()
+    async with migrated_desk(settings) as desk:
+        yield desk
 
 
 def says(user: str, n: int | str, text: str = "Where is my order?", channel: str = "webchat", **kw) -> InboundMessage:

@@ -9,15 +9,10 @@ from aiohttp import web
 from bot.actions.context import Desk
 from bot.actions.inbox import receive_message
 from bot.actions.operators import create_operator, log_in
-from bot.actions.setup import sync_queues
 from bot.actions.tickets import reply_to_ticket, resolve_ticket
 from bot.domain import InboundMessage
-from bot.events import EventBus
-from bot.storage.engine import create_engine, session_factory
-from bot.storage.files import AttachmentStore
-from bot.storage.migrate import upgrade
 from tests.console.conftest import FakeChannel
-from tests.conftest import LiveServer, free_port, make_settings
+from tests.conftest import LiveServer, free_port, make_settings, migrated_desk
 
 MAIL = "fakemail"  # a channel without buttons: surveys go out as links (link_channels = ["fakemail*"])
 QUEUES = [{"name": q} for q in ("general", "billing", "delivery", "complaints")]
@@ -34,15 +29,8 @@ def feedback_settings(tmp_path, database_url, **feedback):
 @pytest.fixture
 async def fdesk(tmp_path, database_url):
     """A migrated desk with surveys on (no web server): actions and the worker's passes are called directly."""
-    settings = feedback_settings(tmp_path, database_url)
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    desk = Desk(session_factory(engine), EventBus(), settings,
-                AttachmentStore(settings.attachments_dir, settings.attachments.max_bytes, settings.attachments.allowed_types))
-    await sync_queues(desk)
-    yield desk
-    await desk.bus.drain()
-    await engine.dispose()
+    async with migrated_desk(feedback_settings(tmp_path, database_url)) as desk:
+        yield desk
 
 
 class FeedbackServer(LiveServer):
