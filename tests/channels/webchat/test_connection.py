@@ -201,7 +201,8 @@ async def test_catch_ups_of_several_visitors_share_one_read_and_a_short_page_rea
     assert sorted(desk.single_reads) == [("a", 3), ("b", 2)]
 
 
-async def test_a_relayed_reply_that_the_reads_passed_over_is_found_and_a_note_naming_only_the_chat_still_works():
+async def chat_after_a_late_commit():
+    """A socket that was shown 1 and 3; then 2 commits late and 4 arrives."""
     from bot.config import WebchatSettings
     from channels.webchat.adapter import WebchatChannel
 
@@ -212,6 +213,11 @@ async def test_a_relayed_reply_that_the_reads_passed_over_is_found_and_a_note_na
     chat.register(conn)
     await conn.replay(chat.fetcher("a"), 0, chat.late_fetcher("a"), frozenset())
     desk.stored["a"] = [1, 2, 3, 4]  # 2 committed after 3 was read; 4 is new
+    return desk, chat, ws, conn
+
+
+async def test_a_relayed_reply_that_the_reads_passed_over_is_found_and_a_note_naming_only_the_chat_still_works():
+    desk, chat, ws, conn = await chat_after_a_late_commit()
     await chat.relayed("a 2")  # another process sent 2
     desk.stored["a"].append(5)
     await chat.relayed("a")  # a process of the previous release names the chat only
@@ -220,16 +226,7 @@ async def test_a_relayed_reply_that_the_reads_passed_over_is_found_and_a_note_na
 
 
 async def test_catch_ups_that_share_a_read_each_find_their_message_even_one_committed_late():
-    from bot.config import WebchatSettings
-    from channels.webchat.adapter import WebchatChannel
-
-    desk = FakeDesk({"a": [1, 3]})
-    chat = WebchatChannel(WebchatSettings(), desk)
-    ws = FakeSocket()
-    conn = Connection(ws, "a", "127.0.0.1")
-    chat.register(conn)
-    await conn.replay(chat.fetcher("a"), 0, chat.late_fetcher("a"), frozenset())
-    desk.stored["a"] = [1, 2, 3, 4]  # 2 committed after 3 was read; 4 is new
+    desk, chat, ws, conn = await chat_after_a_late_commit()
     await asyncio.gather(chat.catch_up("a", newest=2), chat.catch_up("a", newest=4))
     await conn.close()
     assert len(desk.shared_reads) == 1
