@@ -138,9 +138,12 @@ async def test_notes_and_typing_reach_watchers(console):
         assert (note["author_name"], note["text"]) == ("Anna", "call back at 5")
 
 
-async def test_operator_typing_is_published_for_the_channel(console):
+async def test_operator_typing_is_published_for_the_channel(console, monkeypatch):
+    from bot.console import socket
     from bot.events import OperatorTyping
 
+    now = [1000.0]
+    monkeypatch.setattr(socket, "typing_clock", lambda: now[0])
     await console.add_operator("anna")
     receipt = await console.client_writes("Hello")
     seen = []
@@ -153,11 +156,18 @@ async def test_operator_typing_is_published_for_the_channel(console):
         await ws.send_json({"type": "watch", "ticket": 1001})
         await frame(ws, "watching")
         await ws.send_json({"type": "typing", "ticket": 1001})
-        await ws.send_json({"type": "typing", "ticket": 1001})  # throttled
+        await ws.send_json({"type": "typing", "ticket": 1001})  # throttled: same moment
+        await ws.send_json({"type": "ping"})
+        await frame(ws, "pong")
+        await console.desk.bus.drain()
+        assert len(seen) == 1
+        now[0] += socket.TYPING_EVERY
+        await ws.send_json({"type": "typing", "ticket": 1001})  # the window has passed
         await ws.send_json({"type": "ping"})
         await frame(ws, "pong")
     await console.desk.bus.drain()
-    assert [(e.ticket_id, e.operator_id) for e in seen] == [(receipt.ticket_id, (await viewer(console, "anna")).id)]
+    anna = (await viewer(console, "anna")).id
+    assert [(e.ticket_id, e.operator_id) for e in seen] == [(receipt.ticket_id, anna)] * 2
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", ""])
