@@ -31,6 +31,10 @@ MAX_BACKLOG = 500  # frames waiting for a slow socket before it is closed (the w
 # Ids carried but not yet reported seen (a hidden tab collects them). Past this many the oldest is
 # forgotten and stays "sent": the console may under-report, never claim what the visitor did not get.
 MAX_UNSEEN = 256
+# Ids pushed through one socket remembered for de-duplication. Past this many the older half is
+# forgotten and the floor rises above it: a message that commits late does so within moments, never
+# hundreds of messages behind, and the widget's resume (hello.have) covers what a socket misses.
+MAX_PUSHED = 1024
 Fetch = Callable[[int], Awaitable[list[ConversationEntry]]]
 # (up to id, ids the socket has) -> the recent messages at or below that id that it lacks, oldest first
 FetchLate = Callable[[int, frozenset[int]], Awaitable[list[ConversationEntry]]]
@@ -74,13 +78,21 @@ class Connection:
     def push(self, frame: dict) -> None:
         """Queue a message frame unless this socket carried it already (call with ``lock`` held)."""
         message_id = frame["message_id"]
-        if message_id in self._pushed:
+        if message_id in self._pushed or message_id <= self.floor:
             return
         self._pushed.add(message_id)
+        if len(self._pushed) > MAX_PUSHED:
+            self._forget_oldest_pushed()
         self.cursor = max(self.cursor, message_id)
         if frame.get("author") != "client" and self.open:
             self._carry((message_id,))
         self.post(frame)
+
+    def _forget_oldest_pushed(self) -> None:
+        ids = sorted(self._pushed)
+        half = len(ids) // 2
+        self.floor = max(self.floor, ids[half - 1])
+        self._pushed = set(ids[half:])
 
     def unseen_up_to(self, up_to: int) -> list[int]:
         """The carried ids a ``seen`` of ``up_to`` covers: the desk's messages this socket (or, for ids the

@@ -254,3 +254,27 @@ async def test_the_ids_waiting_for_seen_are_bounded_and_the_newest_are_kept():
     waiting = conn.unseen_up_to(10**9)
     assert len(waiting) == connection.MAX_UNSEEN and waiting[0] == 101
     await conn.close()
+
+
+async def test_a_long_conversation_keeps_a_bounded_memory_of_pushed_ids_and_never_repeats_one():
+    ws = FakeSocket()
+    conn = Connection(ws, "v", "127.0.0.1")
+    total = connection.MAX_PUSHED * 3
+
+    async def written() -> None:  # let the writer keep up, as a reading widget does
+        while conn._queue.qsize():
+            ws.wrote.clear()
+            await ws.wrote.wait()
+
+    async with conn.lock:
+        for i in range(1, total + 1):
+            conn.push({"type": "message", "message_id": i, "author": "client"})
+            if i % 100 == 0:
+                await written()
+        assert len(conn._pushed) <= connection.MAX_PUSHED
+        for i in (1, total // 2, total):  # pushed again (a catch-up and a send crossing): still once
+            conn.push({"type": "message", "message_id": i, "author": "client"})
+        conn.push({"type": "message", "message_id": total + 1, "author": "client"})
+    await conn.close()
+    sent = [f["message_id"] for f in ws.frames]
+    assert sent == list(range(1, total + 2))
