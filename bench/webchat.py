@@ -4,7 +4,8 @@
 
 `helpline run` (SQLite; and PostgreSQL when a URL is given, with 1 and with 2 processes) gets
 500 concurrent visitors. Each opens its ticket with a first message (untimed: new tickets are
-another figure), then all send follow-ups one after another for a fixed time. A message counts once its
+another figure); once every ticket was pushed to the operator as assigned, all send follow-ups one
+after another for a fixed time. A message counts once its
 `ack` came (the desk committed it) and the operator's console socket was pushed the ticket with
 that message (routing assigns every ticket to the operator). Latency runs from the visitor's send
 to that push. The anchor is a bare aiohttp websocket echo (bench/anchor.py) driven by the same
@@ -51,6 +52,7 @@ class OperatorPushes:
         self.times: dict[int, list[float]] = defaultdict(list)
         self.last: dict[int, str] = {}
         self.assigned: set[int] = set()
+        self.assigned_more = asyncio.Event()
         self.events: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
 
     async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -63,12 +65,19 @@ class OperatorPushes:
                 continue
             ticket = frame["ticket"]
             number = ticket["number"]
-            if ticket.get("assignee_id"):
+            if ticket.get("assignee_id") and number not in self.assigned:
                 self.assigned.add(number)
+                self.assigned_more.set()
             if ticket["last_iso"] != self.last.get(number):
                 self.last[number] = ticket["last_iso"]
                 self.times[number].append(now)
                 self.events[number].set()
+
+    async def all_assigned(self, count: int) -> None:
+        """Until `count` tickets were pushed as assigned (placing new tickets is the new-tickets figure)."""
+        while len(self.assigned) < count:
+            self.assigned_more.clear()
+            await asyncio.wait_for(self.assigned_more.wait(), WAIT)
 
     async def wait(self, number: int, count: int) -> float:
         """When the push of the ticket's `count`-th message arrived (one visitor per ticket, one at a time)."""
@@ -164,6 +173,10 @@ async def drive(urls: list[str], visitors: int, seconds: float, pushes: Operator
         await asyncio.wait_for(phases.all_arrived.wait(), 300)
         if phases.errors:
             raise RuntimeError(f"{len(phases.errors)} visitors failed before the timed phase, e.g. {phases.errors[:3]}")
+        placed = time.perf_counter()
+        if pushes is not None:
+            await pushes.all_assigned(visitors)
+        placed = time.perf_counter() - placed
         start = phases.start()
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
@@ -172,7 +185,7 @@ async def drive(urls: list[str], visitors: int, seconds: float, pushes: Operator
     lat = phases.latencies
     return {"rate": len(lat) / elapsed, "p50": percentile(lat, 50) * 1000, "p99": percentile(lat, 99) * 1000,
             "done": len(lat), "resent": len(phases.resent), "seconds": elapsed,
-            "ack_p50": percentile(phases.acks, 50) * 1000 if phases.acks else None}
+            "ack_p50": percentile(phases.acks, 50) * 1000 if phases.acks else None, "placing": placed}
 
 
 async def run_echo(visitors: int, seconds: float) -> dict:
@@ -216,6 +229,8 @@ def _figures(label: str, desk: dict, echo: dict, visitors: int) -> list[dict]:
 def _summary(label: str, r: dict) -> None:
     extra = f", {r['assigned']} of {r['tickets']} tickets assigned to the operator" if "assigned" in r else ""
     extra += f", ack p50 {r['ack_p50']:.1f} ms" if r["ack_p50"] is not None else ""
+    extra += f"; the timed phase began {r['placing']:.1f} s after the last first message, once all were assigned" \
+        if "assigned" in r else ""
     log(f"  {label}: {r['done']} messages in {r['seconds']:.1f} s = {r['rate']:.0f}/s, p50 {r['p50']:.1f} ms, "
         f"p99 {r['p99']:.1f} ms, {r['resent']} resent{extra}")
 
