@@ -62,7 +62,8 @@ class Connection:
         if self.ws.closed:
             return
         try:
-            await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):  # no task per frame, unlike wait_for
+                await self.ws.send_str(text)
         except asyncio.TimeoutError:
             # A socket that does not read would hold up everyone's pushes: drop it; the page reconnects.
             logger.info("closing a console socket of %s that stopped reading", self.viewer.username)

@@ -1,6 +1,7 @@
 """The console websocket: live tickets and messages, permissions, typing, origin, session end."""
 import asyncio
 import re
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -217,3 +218,26 @@ async def test_a_burst_of_messages_reaches_a_watcher_each_once_and_in_order(cons
             tickets += got["type"] == "ticket"
         assert pushed == sorted(r.message_id for r in receipts)
         assert 1 <= tickets <= 21  # the row may be told once per batch, never missed
+
+
+async def test_a_console_socket_that_stops_reading_is_dropped_not_waited_for(monkeypatch):
+    from bot.console import live
+
+    class StalledSocket:
+        closed = False
+
+        async def send_str(self, text):
+            await asyncio.Event().wait()  # the peer's window is full: the write never completes
+
+    class Transport:
+        aborted = False
+
+        def abort(self):
+            self.aborted = True
+
+    monkeypatch.setattr(live, "SEND_TIMEOUT", 0)
+    transport = Transport()
+    anna = SimpleNamespace(username="anna")
+    conn = live.Connection(StalledSocket(), viewer=anna, token="t", transport=transport)
+    await conn.send_text('{"type": "pong"}')  # returns: the others' pushes go on
+    assert transport.aborted
