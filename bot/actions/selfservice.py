@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
 
-from bot.actions.bot_replies import ACTIVE, apply_outcome, let_go, save_state
-from bot.actions.context import Desk, Unit, unit_of_work
+from bot.actions.bot_replies import ACTIVE, BotWrites, apply_outcome, let_go, save_state
+from bot.actions.context import Desk, unit_of_work
 from bot.dialogue.flow import SelfService
 from bot.dialogue.state import DONE, FORM, DialogueState, Incoming, Situation
 from bot.domain import AuthorKind, TicketStatus
@@ -52,9 +52,9 @@ async def answer_tickets(desk: Desk, service: SelfService, ticket_ids: list[int]
         if not tickets:
             return 0  # handed off already, or another process holds them right now
         context = await _read(s, tickets, now)
-        moved = 0
-        for ticket in tickets:
-            moved += await _answer(unit, desk, service, ticket, context, now)
+        writes = BotWrites()
+        moved = sum(_answer(writes, service, ticket, context, now) for ticket in tickets)
+        await writes.write(unit, desk, service)
         return moved
 
 
@@ -104,8 +104,8 @@ async def _read(s, tickets: list[Ticket], now: datetime) -> _Context:
     return _Context(dialogues, messages, operator_on, clients, identities, files)
 
 
-async def _answer(unit: Unit, desk: Desk, service: SelfService, ticket: Ticket, context: _Context, now: datetime) -> bool:
-    """One ticket of the pass: the dialogue over its unanswered messages, written into the pass's unit."""
+def _answer(writes: BotWrites, service: SelfService, ticket: Ticket, context: _Context, now: datetime) -> bool:
+    """One ticket of the pass: the dialogue over its unanswered messages, gathered into the pass's writes."""
     dialogue = context.dialogues[ticket.id]
     messages = context.messages.get(ticket.id, [])
     if not messages:
@@ -119,7 +119,7 @@ async def _answer(unit: Unit, desk: Desk, service: SelfService, ticket: Ticket, 
     if ticket.id in context.operator_on:
         # Someone took the ticket from the console: the bot goes quiet and hands over what it has.
         dialogue.last_message_id = messages[-1].id
-        await let_go(unit, desk, service, ticket, dialogue, state, "operator joined", now)
+        let_go(writes, ticket, dialogue, state, "operator joined", now)
         return True
     client = context.clients[ticket.client_id]
     identity = context.identities.get((ticket.client_id, ticket.channel))
@@ -129,10 +129,10 @@ async def _answer(unit: Unit, desk: Desk, service: SelfService, ticket: Ticket, 
                               known_email=bool(client.email or (identity and identity.claimed_email)))
         outcome = service.step(state, Incoming(message.id, message.text or "", attachments=context.files.get(message.id, 0)),
                                situation)
-        await apply_outcome(unit, ticket, client, identity, state, outcome, now)
+        apply_outcome(writes, ticket, client, identity, state, outcome, now)
         dialogue.last_message_id = message.id
         if outcome.handoff:
-            await let_go(unit, desk, service, ticket, dialogue, state, outcome.handoff, now)
+            let_go(writes, ticket, dialogue, state, outcome.handoff, now)
             break
     else:
         save_state(dialogue, state, now)
@@ -167,7 +167,9 @@ async def hand_off_abandoned(desk: Desk, service: SelfService, now: datetime | N
             state.stage = dialogue.stage
             client = await s.get(Client, ticket.client_id)
             outcome = service.abandon(state, Situation(now=now, channel=ticket.channel))
-            await apply_outcome(unit, ticket, client, None, state, outcome, now)
-            await let_go(unit, desk, service, ticket, dialogue, state, outcome.handoff, now)
+            writes = BotWrites()
+            apply_outcome(writes, ticket, client, None, state, outcome, now)
+            let_go(writes, ticket, dialogue, state, outcome.handoff, now)
+            await writes.write(unit, desk, service)
             moved += 1
     return moved

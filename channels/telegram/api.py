@@ -14,7 +14,7 @@ from aiogram import Bot
 from aiogram import exceptions as tg
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import GetUpdates
+from aiogram.methods import GetUpdates, SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from bot.errors import HelplineError
@@ -65,6 +65,13 @@ class RawGetUpdates(GetUpdates):
     aiogram's models cannot parse (a newer Bot API) never blocks the queue behind it."""
 
     __returning__ = list[dict[str, Any]]
+
+
+class RawSendMessage(SendMessage):
+    """sendMessage answering the JSON object: the desk needs only the message id, so the whole
+    Message model (the sender, the chat, entities) is not built for every message sent."""
+
+    __returning__ = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,13 @@ class BotAPI:
                         reply_to: int | None = None) -> int:
         markup = InlineKeyboardMarkup.model_validate({"inline_keyboard": keyboard}) if keyboard else None
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
-        sent = await self._call(self.bot.send_message(chat_id, html, parse_mode="HTML", reply_markup=markup,
-                                                      reply_parameters=reply, request_timeout=REQUEST_TIMEOUT))
-        return sent.message_id
+        method = RawSendMessage(chat_id=chat_id, text=html, parse_mode="HTML", reply_markup=markup,
+                                reply_parameters=reply)
+        sent = await self._call(self.bot(method, request_timeout=REQUEST_TIMEOUT))
+        message_id = sent.get("message_id") if isinstance(sent, dict) else None
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise Unreachable("sendMessage answered without a message id")
+        return message_id
 
     async def send_file(self, chat_id: str, kind: str, filename: str, data: bytes) -> int:
         """sendPhoto for pictures, sendDocument for anything else."""
