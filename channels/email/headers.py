@@ -17,6 +17,8 @@ MAX_ID = 250  # an external id fits the database's 255 characters
 MESSAGE_ID = re.compile(r"<([^<>\s]{1,998})>")
 ANGLE_ADDR = re.compile(r"^([^<>]*)<([^<>@\s]+@[^<>\s]+)>\s*$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+SURROGATE = re.compile("[\ud800-\udfff]")  # a regex scan: a per-character test was a good part of a mail's parse
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how 8-bit bytes arrive (surrogateescape)
 
 
 def raw_header(msg: Message, name: str) -> str:
@@ -59,7 +61,7 @@ def decode_words(value: str) -> str:
 
 def _fix_surrogates(value: str) -> str:
     """8-bit header bytes arrive surrogate-escaped; decode them as the charsets module would."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not ESCAPED_BYTE.search(value):
         return value
     return decode(value.encode("utf-8", "surrogateescape"))
 
@@ -71,7 +73,7 @@ def clean(value: str) -> str:
 
 
 def _has_surrogates(value: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in value)
+    return SURROGATE.search(value) is not None
 
 
 def address(msg: Message, *names: str) -> tuple[str, str]:
