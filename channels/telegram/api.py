@@ -15,6 +15,7 @@ from aiogram import exceptions as tg
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates, SendMessage
+from aiogram.methods.base import Response
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from bot.errors import HelplineError
@@ -72,6 +73,11 @@ class RawSendMessage(SendMessage):
     Message model (the sender, the chat, entities) is not built for every message sent."""
 
     __returning__ = dict[str, Any]
+
+
+# aiogram parses every answer as Response[method.__returning__]; pydantic keeps such a class only
+# while something refers to it, so without these references it was built again for each call.
+PARSED_ANSWERS = (Response[list[dict[str, Any]]], Response[dict[str, Any]])
 
 
 @dataclass(frozen=True)
