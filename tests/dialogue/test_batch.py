@@ -95,6 +95,11 @@ async def test_a_batch_answers_exactly_as_one_by_one(bot_desk):
     authors = [author for _, author, _, _ in operator["messages"]]
     assert "bot" in authors and authors[-1] == "operator"  # the bot stays silent once the operator is on
     assert (await transcript(desk, tickets["together"]["person"]))["reason"] == "client asked"
+    # A pass writes all its replies in one statement: a ticket's replies keep the order decided
+    # (the greeting, the article, then the question offering yes/no).
+    faq = [choices for _, author, _, choices in (await transcript(desk, tickets["together"]["faq"]))["messages"]
+           if author == "bot"]
+    assert [bool(c) for c in faq[:3]] == [False, False, True], faq
 
 
 async def test_one_broken_ticket_does_not_keep_the_bot_from_the_others(bot_desk, monkeypatch):
