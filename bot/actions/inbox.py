@@ -16,6 +16,7 @@ from bot.actions.inbox_rows import (
     MAX_TEXT, Job, NewTicket, attachment_rows, client_row, identity_row, message_row, note_claims, opened_audit, queue_id,
     received_audit, ticket_row, touch_ticket,
 )
+from bot.actions.stored_files import save_files
 from bot.actions.surveys import survey_reply_for, take_survey_reply
 from bot.actions.threads import place_message
 from bot.domain import InboundMessage, Receipt
@@ -41,19 +42,11 @@ async def receive_message(desk: Desk, msg: InboundMessage) -> Receipt:
 
 
 async def _save_files(desk: Desk, msg: InboundMessage) -> tuple[list[str], tuple[str, str]]:
-    """The files first, durably (fsync), each in a worker thread so the disk never stalls the loop.
-
-    A message's files (an HTML mail: its original, the HTML copy, attachments) are saved side by
-    side rather than one after another: each save waits for two fsyncs (data, then directory
-    entry), so in turn they cost a mail two waits per file, side by side about two in all. Every
-    save has finished, durably, before this returns, so before the commit and the acknowledgement.
-    """
+    """The files first, durably, all of a message's at once (an HTML mail: original, HTML copy, attachments)."""
     files = [(a.data, None) for a in msg.attachments if a.data is not None]
     originals = [(msg.raw, MAX_ORIGINAL_BYTES) if msg.raw else None,
                  (msg.html.encode("utf-8"), MAX_ORIGINAL_BYTES) if msg.html else None]
-    todo = files + [o for o in originals if o is not None]
-    saved = iter(await asyncio.gather(*(asyncio.to_thread(desk.files.save, data, max_bytes=limit)
-                                        for data, limit in todo)))
+    saved = iter(await save_files(desk, files + [o for o in originals if o is not None]))
     keys = [next(saved) for _ in files]
     raw_key, html_key = (next(saved) if o is not None else "" for o in originals)
     return keys, (raw_key, html_key)

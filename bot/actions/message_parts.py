@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.actions.context import Desk, unit_of_work
+from bot.actions.stored_files import save_files
 from bot.domain import Attachment, Receipt
 from bot.events import MessageEdited
 from bot.storage.models import AuditEvent, Message, StoredAttachment, Ticket
@@ -18,7 +19,8 @@ async def add_message_parts(desk: Desk, channel: str, external_id: str, text: st
     Idempotent, so a part delivered twice changes nothing: a file already on the message (same
     name and content) is skipped, and so is text the message already contains.
     """
-    saved = [(a, desk.files.save(a.data)) for a in attachments if a.data is not None]
+    files = [a for a in attachments if a.data is not None]
+    saved = list(zip(files, await save_files(desk, [(a.data, None) for a in files])))  # off the event loop
     async with unit_of_work(desk) as unit:
         s = unit.session
         row = (await s.execute(

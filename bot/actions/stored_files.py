@@ -1,7 +1,8 @@
-"""Removing stored files once no row names them: after the removing transaction has committed.
+"""Saving a message's files side by side, and removing stored files once no row names them.
 
-Used by erasure and retention. They mark the files pending before their commit, so a crash right
-after it leaves the files to the sweep rather than orphaned. The check runs in a fresh session after
+Removal, used by erasure and retention, happens after the removing transaction has committed.
+They mark the files pending before their commit, so a crash right after it leaves the files to
+the sweep rather than orphaned. The check runs in a fresh session after
 the commit, and the store's `discard` keeps any file an upload took within its grace period
 (bot/storage/files.py), so an identical upload racing the removal never ends up with a row pointing
 at a deleted file. The sweep also walks the store a bounded step at a time for files no row names.
@@ -24,6 +25,18 @@ BATCH = 500
 # key columns yet and each batch reads the attachment and message tables once.
 SCAN = BATCH
 SCAN_FROM = "stored_files.scan_from"  # desk.state: the key the next sweep's walk starts after
+
+
+async def save_files(desk: Desk, files: list[tuple[bytes, int | None]]) -> list[str]:
+    """Store (data, size limit) pairs durably, side by side in worker threads; their keys, in order.
+
+    Each save waits for two fsyncs (its data, then its directory entry): one after another, a
+    message's files would pay two per file, side by side about two in all; and off the event loop,
+    the disk never stalls the other connections. Every file is on disk when this returns, so
+    before the caller commits the rows naming them and acknowledges.
+    """
+    return list(await asyncio.gather(*(asyncio.to_thread(desk.files.save, data, max_bytes=limit)
+                                       for data, limit in files)))
 
 
 @dataclass
