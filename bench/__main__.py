@@ -196,7 +196,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
         parser.error("--database-url must be a postgresql+asyncpg:// URL")
-    n = 200 if args.quick else 2000
+    n = 100 if args.quick else 2000
     figures = []
     print(f"measuring on SQLite ({n} messages per figure)...", file=sys.stderr)
     figures += asyncio.run(measure(None, "SQLite", n))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.figures import free_port, pg_recreate, print_figures, private_pg_url  # noqa: F401 (re-exported)
+from bench.figures import (  # noqa: F401 (re-exported)
+    copy_database, free_port, pg_recreate, print_figures, private_pg_url, sqlite_template, stop_process,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "s" * 40
@@ -96,10 +97,13 @@ title = "General"
 
     async def start(self, ready=None, timeout: float = 90.0) -> None:
         """Migrate, start `helpline run`, wait for /healthz (and ``ready()``, an extra async check)."""
+        self._write_config()
         if self.pg_name:
             await pg_recreate(self.database_url)
-        self._write_config()
-        await asyncio.to_thread(self.cli, "db", "upgrade")
+            await asyncio.to_thread(self.cli, "db", "upgrade")
+        else:  # migrated once per bench process by the same CLI, copied for each desk
+            template = await asyncio.to_thread(sqlite_template, helpline_cmd(), SOURCE, self._env(), ("db", "upgrade"))
+            copy_database(template, self.workdir / "data")
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(helpline_cmd() + ["run", "--config", str(self.workdir / "helpline.toml")],
                                          stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=SOURCE,
@@ -147,13 +151,8 @@ title = "General"
             return "(no log)"
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                await asyncio.to_thread(self.proc.wait, 10)
+        """Kill the desk (its measurement is over; a graceful stop took seconds) and drop its private database."""
+        await asyncio.to_thread(stop_process, self.proc)
         if self.pg_name:
             with contextlib.suppress(Exception):
                 await pg_recreate(self.database_url, drop_only=True)

@@ -237,7 +237,7 @@ def sink(port: int) -> None:
 
 async def _measure(quick: bool, database_url: str | None, connections: int) -> list[dict]:
     n = 400 if quick else 4000
-    budget = 5.0 if quick else 30.0  # seconds of sending per side at most: a slow machine sends fewer
+    budget = 3.0 if quick else 30.0  # seconds of sending per side at most: a slow machine sends fewer
     mails, replies = build(n, f"run{int(time.time())}")
     warm, _ = build(50, f"warm{int(time.time())}")
     print(f"email: aiosmtpd with a no-op handler, {n} mails ({replies} of them replies) or {budget:.0f} s...",

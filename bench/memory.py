@@ -23,12 +23,17 @@ from bench.figures import (
     Anchor, DeskProcesses, figure, log, pg_recreate, print_figures, private_pg_url, raise_fd_limit, rss_kib,
 )
 
+# No classifier: idle sockets never reach routing, and loading its model costs every start about 1.5 s of
+# CPU (the figure is the RSS growth per socket, after start-up).
 CONFIG = """
 [channels.webchat]
 connections_per_address = 100000
 
 [bot]
 enabled = false
+
+[router]
+classify = false
 """
 TARGET_KB = 100
 CONCURRENT_CONNECTS = 100

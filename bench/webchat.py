@@ -237,7 +237,7 @@ def _summary(label: str, r: dict) -> None:
 
 async def _measure(quick: bool, database_url: str | None) -> list[dict]:
     raise_fd_limit()
-    visitors, seconds = (100, 3.0) if quick else (VISITORS, 15.0)
+    visitors, seconds = (100, 2.0) if quick else (VISITORS, 15.0)
     figures = []
     log(f"web chat: echo anchor, {visitors} visitors, {seconds:.0f} s...")
     echo = await run_echo(visitors, seconds)
@@ -274,7 +274,7 @@ def measure(quick: bool, database_url: str | None) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.webchat", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 visitors for 3 s instead of 500 for 15 s")
+    parser.add_argument("--quick", action="store_true", help="100 visitors for 2 s instead of 500 for 15 s")
     parser.add_argument("--database-url", default="", help="also measure on this PostgreSQL server "
                         "(a database <name>_bench_webchat is dropped and created there)")
     args = parser.parse_args()

@@ -48,7 +48,8 @@ def test_a_figure_without_its_anchor_is_not_met_and_says_why():
 
 
 def test_new_tickets_without_the_peer_venv_reports_no_anchor_instead_of_failing(monkeypatch, tmp_path):
-    async def desk(n, url, budget):
+    async def desk(n, url, budget, before=None):
+        assert before is None, "no peer to measure beside the desk"
         return 123.0, Counter()
 
     monkeypatch.setattr(newtickets, "PEER_VENV", tmp_path / "missing")
