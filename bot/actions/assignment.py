@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.access import Viewer
@@ -93,13 +94,17 @@ async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now:
     return used < capacity_for(capacity_of(desk.settings, capacity), channel)
 
 
+@lru_cache(maxsize=2)
+def _ticket_query(lock: bool):
+    """Built once per shape (every decision starts with it); the ticket and the time are bound parameters."""
+    query = (select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
+             .where(Ticket.id == bindparam("ticket_id"), rq.assignable(bindparam("now"))))
+    return query.with_for_update(skip_locked=True, of=Ticket) if lock else query
+
+
 async def _ticket_and_queue(s, ticket_id: int, now: datetime, lock: bool) -> tuple[Ticket, str] | None:
     """The ticket if it is still assignable, with its queue's name; locked (SKIP LOCKED) when asked."""
-    query = (select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
-             .where(Ticket.id == ticket_id, rq.assignable(now)))
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=Ticket)
-    row = (await s.execute(query)).first()
+    row = (await s.execute(_ticket_query(lock), {"ticket_id": ticket_id, "now": now})).first()
     return (row[0], row[1]) if row else None
 
 

@@ -46,6 +46,12 @@ operator_queues = Table(
     Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
     # 1 is the queue's first line; higher levels are backup and get tickets when the first line is full.
     Column("level", Integer, nullable=False, default=1, server_default="1"),
+    # Mirrors kept by triggers (migration 0011) so the choice reads a queue's operators in its order:
+    # the operator's tickets held (operator_loads summed) and last assignment (the epoch if never).
+    Column("held", Integer, nullable=False, server_default="0"),
+    Column("turn_at", UTCDateTime(), nullable=False),  # server default per engine: see migration 0011
+    Index("ix_operator_queues_load_order", "queue_id", "level", "held", "turn_at", "operator_id"),
+    Index("ix_operator_queues_turn_order", "queue_id", "level", "turn_at", "operator_id"),
 )
 
 

@@ -1,11 +1,13 @@
 """Read queries of routing: operator snapshots for assignment, backlogs, timelines, the console's SLA views."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 
-from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select
 
 from bot.storage.models import (
     AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, OperatorSession, Queue,
@@ -48,57 +50,64 @@ async def operator_rows(session, queue_id: int, now: datetime, grace_seconds: fl
     return [tuple(r) for r in rows]
 
 
-def _held(channel=None, with_offers: bool = True):
+def _held(channel=None):
     """Tickets an operator (the enclosing query's) holds, from the trigger-kept operator_loads, plus
-    their live offers unless told; on one channel when given. Index probes, never a scan of the tickets."""
+    their live offers; on one channel when given. Index probes, never a scan of the tickets."""
     held = select(func.coalesce(func.sum(OperatorLoad.held), 0)).where(OperatorLoad.operator_id == Operator.id)
     if channel is not None:
         held = held.where(OperatorLoad.channel == channel)
-    if not with_offers:
-        return held.scalar_subquery()
+    return held.scalar_subquery() + _offered(channel)
+
+
+def _offered(channel=None):
+    """Live offers to the enclosing query's operator, on one channel when given (the offer index)."""
     offered = select(func.count()).select_from(Ticket).where(
         Ticket.offered_to_id == Operator.id, Ticket.assignee_id.is_(None), Ticket.offer_expires_at > bindparam("now"))
     if channel is not None:
         offered = offered.where(Ticket.channel == channel)
-    return held.scalar_subquery() + offered.scalar_subquery()
+    return offered.scalar_subquery()
 
 
 @lru_cache(maxsize=32)
 def _page_query(order: str, grace: bool, since: bool, only_ids: bool, limited: bool):
-    """The operator page statement of one shape, built once: values arrive as bound parameters."""
+    """The operator page statement of one shape, built once: values arrive as bound parameters.
+
+    Memberships mirror their operator's load and turn (migration 0011), so the order is an index's
+    and a page reads about a page of rows; only those get their exact load (live offers, the
+    ticket's channel) counted.
+    """
+    member = operator_queues.c
     refused = select(OfferRefusal.id).where(OfferRefusal.ticket_id == bindparam("ticket_id"),
                                             OfferRefusal.operator_id == Operator.id)
     if since:
         refused = refused.where(OfferRefusal.at >= bindparam("since"))
-    floor = _held(with_offers=False).label("floor")
-    inner = (select(Operator.id, operator_queues.c.level, Operator.last_assigned_at, floor)
-             .join(operator_queues, operator_queues.c.operator_id == Operator.id)
-             .where(operator_queues.c.queue_id == bindparam("queue_id"), Operator.active.is_(True),
-                    Operator.status == ONLINE, ~refused.exists()))
+    on_channel = select(func.coalesce(func.sum(OperatorLoad.held), 0)).where(
+        OperatorLoad.operator_id == Operator.id, OperatorLoad.channel == bindparam("channel")).scalar_subquery()
+    query = (select(Operator.id, member.level, cast(Operator.languages, String), cast(Operator.capacity, String),
+                    Operator.last_assigned_at,
+                    member.held.label("floor"), (member.held + _offered()).label("held"),
+                    (on_channel + _offered(bindparam("channel"))).label("on_channel"))
+             .select_from(operator_queues).join(Operator, Operator.id == member.operator_id)
+             .where(member.queue_id == bindparam("queue_id"), Operator.active.is_(True), Operator.status == ONLINE,
+                    ~refused.exists()))
     if grace:
-        inner = inner.where(Operator.seen_at >= bindparam("seen_since"))
+        query = query.where(Operator.seen_at >= bindparam("seen_since"))
     if only_ids:
-        inner = inner.where(Operator.id.in_(bindparam("ids", expanding=True)))
-
-    def ordering(level, held, last, op_id):
-        return (level, *((held,) if order == "load" else ()), last.asc().nulls_first(), op_id)
-
-    inner = inner.order_by(*ordering(operator_queues.c.level, floor, Operator.last_assigned_at, Operator.id))
+        query = query.where(member.operator_id.in_(bindparam("ids", expanding=True)))
+    # ix_operator_queues_load_order / _turn_order: the turn is the epoch for "never", which sorts
+    # where NULLS FIRST put it.
+    query = query.order_by(member.level, *((member.held,) if order == "load" else ()), member.turn_at,
+                           member.operator_id)
     if limited:
-        inner = inner.offset(bindparam("offset")).limit(bindparam("limit"))
-    page = inner.subquery()
-    # Exact loads (live offers, the ticket's channel) only for the operators of this page.
-    return (select(page.c.id, page.c.level, Operator.languages, Operator.capacity, page.c.last_assigned_at,
-                   page.c.floor, _held().label("held"), _held(bindparam("channel")).label("on_channel"))
-            .join(Operator, Operator.id == page.c.id)
-            .order_by(*ordering(page.c.level, page.c.floor, page.c.last_assigned_at, page.c.id)))
+        query = query.offset(bindparam("offset")).limit(bindparam("limit"))
+    return query
 
 
 async def operator_page(session, queue_id: int, now: datetime, grace_seconds: float, *, order: str, channel: str,
                         ticket_id: int, refused_since: datetime | None, offset: int = 0, limit: int | None = None,
                         only_ids=None) -> list[tuple]:
     """(id, level, languages, capacity, last_assigned_at, floor, held, held on `channel`) of the queue's
-    present operators who have not refused the ticket, in `order`.
+    present operators who have not refused the ticket, in `order`; languages a frozenset, capacity read-only.
 
     "load": level, tickets held (`floor`: without live offers), longest since last assigned, id;
     "turn": level, longest since last assigned, id (round robin). `held` adds live offers.
@@ -114,7 +123,19 @@ async def operator_page(session, queue_id: int, now: datetime, grace_seconds: fl
         params["ids"] = list(only_ids)
     if limit is not None:
         params.update(offset=offset, limit=limit)
-    return [tuple(r) for r in await session.execute(query, params)]
+    return [(op_id, level, _languages(languages), _capacity(capacity), *rest)
+            for op_id, level, languages, capacity, *rest in await session.execute(query, params)]
+
+
+# Operators share a few language lists and capacities: each stored text is parsed once (read-only results).
+@lru_cache(maxsize=1024)
+def _languages(raw: str | None) -> frozenset[str]:
+    return frozenset(json.loads(raw) or ()) if raw else frozenset()
+
+
+@lru_cache(maxsize=1024)
+def _capacity(raw: str | None):
+    return MappingProxyType(json.loads(raw) or {}) if raw else MappingProxyType({})
 
 
 async def held_on(session, now: datetime, operator_id: int, channel: str) -> int:

@@ -1,10 +1,12 @@
-"""Operator loads kept by the database (migration 0008) and the paged choice that reads them.
+"""Operator loads kept by the database (migrations 0008, 0011) and the paged choice that reads them.
 
 Assignment no longer counts every open ticket per decision: triggers on `tickets` keep
-`operator_loads` in step, whoever writes the ticket. These tests move tickets through every
+`operator_loads` in step, whoever writes the ticket, and triggers on those keep each queue
+membership's copy of its operator's total and turn. These tests move tickets through every
 action that changes who holds what and compare the kept counts with the tickets themselves.
 """
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from bot.actions.assignment import assign_ticket, preview_assignment, set_operat
 from bot.actions.operators import viewer_of
 from bot.actions.routing import route_ticket
 from bot.actions.tickets import reopen_ticket, resolve_ticket, take_ticket, transfer_ticket
-from bot.storage.models import Operator, OperatorLoad, Ticket, utcnow
+from bot.storage.models import Operator, OperatorLoad, Ticket, operator_queues, utcnow
 from tests.actions.routing_helpers import add_operator, client_writes, close_desk, fixed_router, open_desk
 
 
@@ -30,6 +32,20 @@ async def kept(desk) -> dict[tuple[int, str], int]:
     async with desk.sessions() as s:
         rows = await s.execute(select(OperatorLoad.operator_id, OperatorLoad.channel, OperatorLoad.held))
         return {(op, channel): held for op, channel, held in rows if held}
+
+
+async def mirrors_agree(desk) -> bool:
+    """Every membership's held and turn equal its operator's summed loads and last assignment (epoch: never)."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    async with desk.sessions() as s:
+        loads = Counter()
+        for op, held in await s.execute(select(OperatorLoad.operator_id, OperatorLoad.held)):
+            loads[op] += held
+        last = dict((await s.execute(select(Operator.id, Operator.last_assigned_at))).all())
+        members = (await s.execute(select(operator_queues.c.operator_id, operator_queues.c.held,
+                                          operator_queues.c.turn_at))).all()
+    assert members
+    return all(held == loads[op] and turn == (last[op] or epoch) for op, held, turn in members)
 
 
 async def counted(desk) -> dict[tuple[int, str], int]:
@@ -61,22 +77,28 @@ async def test_kept_loads_follow_every_change_of_who_holds_a_ticket(desk):
     assert (await assign_ticket(desk, first, now)).operator_id == ann
     assert (await assign_ticket(desk, second, now)).operator_id == bob
     assert await kept(desk) == await counted(desk) == {(ann, "webchat"): 1, (bob, "telegram"): 1}
+    assert await mirrors_agree(desk)
 
     supervisor = await viewer(desk, await add_operator(desk, "sue", role="supervisor", status="offline"))
     await transfer_ticket(desk, supervisor, second, operator="ann")
     assert await kept(desk) == await counted(desk) == {(ann, "webchat"): 1, (ann, "telegram"): 1}
+    assert await mirrors_agree(desk)
 
     await resolve_ticket(desk, await viewer(desk, ann), first)
     assert await kept(desk) == await counted(desk) == {(ann, "telegram"): 1}
+    assert await mirrors_agree(desk)
     await reopen_ticket(desk, await viewer(desk, ann), first)
     assert await kept(desk) == await counted(desk) == {(ann, "webchat"): 1, (ann, "telegram"): 1}
+    assert await mirrors_agree(desk)
 
     third = await routed(desk, now)
     await take_ticket(desk, await viewer(desk, bob), third)
     assert await kept(desk) == await counted(desk) == {(ann, "webchat"): 1, (ann, "telegram"): 1, (bob, "webchat"): 1}
+    assert await mirrors_agree(desk)
 
     await set_operator_status(desk, ann, "offline", now)  # her unanswered tickets go back to the queue
     assert await kept(desk) == await counted(desk) == {(bob, "webchat"): 1}
+    assert await mirrors_agree(desk)
 
 
 async def test_the_choice_reads_further_pages_until_nobody_later_can_beat_it(desk, monkeypatch):
