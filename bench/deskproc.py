@@ -88,6 +88,10 @@ title = "General"
 """)
         return config
 
+    def template(self) -> Path:
+        """The migrated SQLite database these desks start from; made on first use."""
+        return sqlite_template(helpline_cmd(), SOURCE, self._env(), ("db", "upgrade"))
+
     def cli(self, *args: str) -> str:
         done = subprocess.run(helpline_cmd() + [*args, "--config", str(self.workdir / "helpline.toml")],
                               capture_output=True, text=True, env=self._env(), cwd=SOURCE, timeout=180)
@@ -102,8 +106,7 @@ title = "General"
             await pg_recreate(self.database_url)
             await asyncio.to_thread(self.cli, "db", "upgrade")
         else:  # migrated once per bench process by the same CLI, copied for each desk
-            template = await asyncio.to_thread(sqlite_template, helpline_cmd(), SOURCE, self._env(), ("db", "upgrade"))
-            copy_database(template, self.workdir / "data")
+            copy_database(await asyncio.to_thread(self.template), self.workdir / "data")
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(helpline_cmd() + ["run", "--config", str(self.workdir / "helpline.toml")],
                                          stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=SOURCE,

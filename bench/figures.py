@@ -288,12 +288,17 @@ title = "General"
 """)
         # `operators add` applies the migrations and creates the queues first (one CLI start instead of two);
         # on SQLite once per bench process, copied for each desk (its own queues come at `helpline run`).
-        args = ("operators", "add", self.operator, "--role", "operator", "--queues", "general", "--password-stdin")
         if self.database_url:
-            self.cli(*args, stdin=self.password + "\n")
+            self.cli(*self._operator_args(), stdin=self.password + "\n")
         else:
-            copy_database(sqlite_template(_helpline(), ROOT, self.env(), args, self.password + "\n"),
-                          self.workdir / "data")
+            copy_database(self.template(), self.workdir / "data")
+
+    def _operator_args(self) -> tuple[str, ...]:
+        return ("operators", "add", self.operator, "--role", "operator", "--queues", "general", "--password-stdin")
+
+    def template(self) -> Path:
+        """The SQLite database (schema, queue, operator) this kind of desk starts from; made on first use."""
+        return sqlite_template(_helpline(), ROOT, self.env(), self._operator_args(), self.password + "\n")
 
     async def start(self, count: int = 1) -> None:
         for _ in range(count):
