@@ -69,7 +69,7 @@ async def fill(desk, rng: random.Random) -> list[int]:
         waiting = [tid for (tid,) in await s.execute(select(Ticket.id).where(Ticket.assignee_id.is_(None)))]
     if s.bind.dialect.name == "postgresql":
         # A running desk's tables are analyzed by autovacuum; freshly filled ones would be planned blind.
-        async with desk.sessions() as s:
+        async with desk.sessions() as s, s.begin():  # committed: ANALYZE's statistics roll back with a transaction
             await s.execute(text("ANALYZE"))
     return waiting
 
