@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import email
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from email import policy
 
 import pytest
@@ -20,10 +20,18 @@ from bot.storage.models import DigestDelivery
 from tests.conftest import free_port
 from tests.feedback.conftest import client_writes, feedback_settings, operator
 
-_today = datetime.now(timezone.utc).date()
-# The next Monday, 08:00 (after send_hour 7, a UTC desk): "last week" is this week, where the test's data is.
-MONDAY_MORNING = datetime.combine(_today + timedelta(days=7 - _today.weekday()), time(8), tzinfo=timezone.utc)
-WEEK = f"week of {MONDAY_MORNING.date() - timedelta(days=7)} – {MONDAY_MORNING.date() - timedelta(days=1)}"
+
+
+def monday_morning() -> datetime:
+    """The next Monday, 08:00 (after send_hour 7, a UTC desk): "last week" is this week, where data just stored is.
+
+    Asked when a test runs, not when the module is imported: a suite collected on a Sunday may run this on Monday."""
+    today = datetime.now(timezone.utc).date()
+    return datetime.combine(today + timedelta(days=7 - today.weekday()), time(8), tzinfo=timezone.utc)
+
+
+def week_before(monday: datetime) -> tuple[date, date]:
+    return monday.date() - timedelta(days=7), monday.date() - timedelta(days=1)
 
 
 class Sink:
@@ -67,14 +75,15 @@ async def test_each_manager_gets_the_digest_once_per_period_with_inline_charts(m
     receipt = await client_writes(mail_desk, "Where is my parcel?")
     from bot.actions.complaints import mark_complaint
     await mark_complaint(mail_desk, anna, receipt.ticket_id)
+    monday = monday_morning()
     run = DigestMail("http://desk.example")
-    await run(mail_desk, MONDAY_MORNING.replace(hour=6))  # before the sending hour: nothing
+    await run(mail_desk, monday.replace(hour=6))  # before the sending hour: nothing
     assert sink.messages == []
-    await run(mail_desk, MONDAY_MORNING)
-    await run(mail_desk, MONDAY_MORNING.replace(hour=9))  # the same periods again: nothing more
+    await run(mail_desk, monday)
+    await run(mail_desk, monday.replace(hour=9))  # the same periods again: nothing more
     assert sorted(rcpt for rcpt, _ in sink.messages) == [["ceo@example.com"], ["olga@example.com"]]
     weekly = next(email.message_from_bytes(raw, policy=policy.default) for rcpt, raw in sink.messages if rcpt == ["olga@example.com"])
-    assert weekly["Subject"] == f"helpline: digest, {WEEK}"
+    assert weekly["Subject"] == "helpline: digest, week of {} – {}".format(*week_before(monday))
     assert weekly["Auto-Submitted"] == "auto-generated"
     html = weekly.get_body(("html",))
     images = [part for part in weekly.walk() if part.get_content_type() == "image/png"]
@@ -88,11 +97,12 @@ async def test_each_manager_gets_the_digest_once_per_period_with_inline_charts(m
 
 async def test_a_refused_send_is_retried_and_the_reason_kept(mail_desk, sink):
     sink.refuse = True
+    monday = monday_morning()
     run = DigestMail("http://desk.example")
-    await run(mail_desk, MONDAY_MORNING)
+    await run(mail_desk, monday)
     async with mail_desk.sessions() as s:
         rows = list((await s.execute(select(DigestDelivery))).scalars())
     assert {r.status for r in rows} == {"pending"} and all("451" in r.last_error for r in rows)
     sink.refuse = False
-    await run(mail_desk, MONDAY_MORNING.replace(hour=10))  # after the back-off
+    await run(mail_desk, monday.replace(hour=10))  # after the back-off
     assert len(sink.messages) == 2

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import email
-from datetime import timedelta
 from email import policy
 
 import pytest
@@ -19,10 +18,9 @@ from bot.storage.files import AttachmentStore
 from bot.storage.migrate import upgrade
 from bot.storage.models import Operator
 from tests.feedback.conftest import client_writes, feedback_settings, operator
-from tests.feedback.test_digest_email import MONDAY_MORNING, sink  # noqa: F401 - the SMTP sink fixture
+from tests.feedback.test_digest_email import monday_morning, sink, week_before  # noqa: F401 - the SMTP sink fixture
 
 pytestmark = pytest.mark.storage
-LAST_MONDAY, LAST_SUNDAY = (MONDAY_MORNING.date() - timedelta(days=d) for d in (7, 1))
 
 
 @pytest.fixture
@@ -50,15 +48,17 @@ async def test_a_german_manager_gets_the_digest_in_german(mail_desk, sink):  # n
     from bot.actions.complaints import mark_complaint
     await mark_complaint(mail_desk, anna, receipt.ticket_id)
 
-    await DigestMail("http://desk.example")(mail_desk, MONDAY_MORNING)
+    monday = monday_morning()
+    await DigestMail("http://desk.example")(mail_desk, monday)
+    last_monday, last_sunday = week_before(monday)
 
     mails = {rcpt[0]: email.message_from_bytes(raw, policy=policy.default) for rcpt, raw in sink.messages}
     german, english = mails["greta@example.com"], mails["board@example.com"]
-    assert german["Subject"] == f"helpline: Bericht, Woche {LAST_MONDAY} – {LAST_SUNDAY}"
+    assert german["Subject"] == f"helpline: Bericht, Woche {last_monday} – {last_sunday}"
     assert german["Content-Language"] == "de"
     plain, html = german.get_body(("plain",)).get_content(), german.get_body(("html",)).get_content()
     assert "Tickets eröffnet 1" in plain and "## Beschwerden nach Warteschlange" in plain
     assert '<html lang="de">' in html and "Beschwerden nach Warteschlange" in html
     assert "Complaints by queue" not in plain + html
-    assert english["Subject"] == f"helpline: digest, week of {LAST_MONDAY} – {LAST_SUNDAY}"
+    assert english["Subject"] == f"helpline: digest, week of {last_monday} – {last_sunday}"
     assert "## Complaints by queue" in english.get_body(("plain",)).get_content()
