@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from bot.actions.context import Desk, Unit
-from bot.actions.inbox_batch import _insert_ids  # one multi-row INSERT, ids in the rows' order, on both engines
 from bot.dialogue.flow import SelfService
 from bot.dialogue.state import DONE, DialogueState, Outcome
 from bot.dialogue.summary import summary_note
 from bot.domain import AuthorKind, DeliveryStatus, Direction, TicketStatus
 from bot.events import MessageQueued, NoteAdded, TicketChanged, TicketHandedOff, TicketResolved
+from bot.storage.bulk import insert_ids
 from bot.storage.models import (
     AuditEvent, BotDialogue, ChannelIdentity, Client, Message, Note, OutboxItem, Ticket, UnansweredQuestion, utcnow,
 )
@@ -56,7 +56,7 @@ class BotWrites:
                      "author_kind": AuthorKind.BOT.value, "operator_id": None, "text": text,
                      "delivery_status": DeliveryStatus.QUEUED.value, "created_at": now, "choices": list(choices)}
                     for t, text, choices in self.replies]
-            ids = await _insert_ids(s, Message, rows)
+            ids = await insert_ids(s, Message, rows)
             await s.execute(insert(OutboxItem.__table__), [
                 {"message_id": message_id, "channel": t.channel, "next_attempt_at": now, "created_at": now}
                 for message_id, (t, _, _) in zip(ids, self.replies)])
@@ -85,7 +85,7 @@ class BotWrites:
         rows = [{"ticket_id": h.ticket.id, "operator_id": None, "created_at": noted_at,
                  "text": summary_note(h.state, t, reason=h.reason, bot_messages=parts.get(h.ticket.id, (None, 0))[1])}
                 for h in self.handoffs]
-        note_ids = await _insert_ids(s, Note, rows)
+        note_ids = await insert_ids(s, Note, rows)
         await s.execute(insert(AuditEvent.__table__), [
             {"kind": "handed_off", "ticket_id": h.ticket.id, "operator_id": None, "at": h.ticket.handed_off_at,
              "data": {"reason": h.reason, "by": "bot"}} for h in self.handoffs])

@@ -26,6 +26,7 @@ from bot.actions.surveys import clients_with_open_surveys
 from bot.actions.threads import Placement, follows_chat, latest_in_chats, named_tickets, place
 from bot.domain import InboundMessage, Receipt
 from bot.events import MessageReceived
+from bot.storage.bulk import insert_ids
 from bot.storage.models import AuditEvent, ChannelIdentity, Client, Counter, Message, StoredAttachment, Ticket, utcnow
 
 ReceiveOne = Callable[[Desk, Unit, Job], Awaitable[Receipt]]
@@ -134,7 +135,7 @@ async def _write_plain(desk: Desk, unit: Unit, run: list[_Plain], receipts: list
     new = [p for p in run if p.identity is None]
     client_ids = {}
     if new:
-        ids = await _insert_ids(s, Client, [client_row(p.job.msg) for p in new])
+        ids = await insert_ids(s, Client, [client_row(p.job.msg) for p in new])
         client_ids = {p.index: client_id for p, client_id in zip(new, ids)}
         await s.execute(insert(ChannelIdentity), [identity_row(p.job.msg, client_ids[p.index]) for p in new])
     placements: list[tuple[_Plain, int, Placement]] = []
@@ -148,7 +149,7 @@ async def _write_plain(desk: Desk, unit: Unit, run: list[_Plain], receipts: list
         if placement.ticket is not None:
             tickets[p.index] = placement.ticket
             touch_ticket(placement.ticket, p.job.msg, now)
-    message_ids = await _insert_ids(s, Message, [
+    message_ids = await insert_ids(s, Message, [
         message_row(p.job.msg, tickets[p.index].id, p.job.msg.message_id, p.job.originals, now) for p in run])
     attachments = [row for p, message_id in zip(run, message_ids) for row in attachment_rows(p.job.msg, message_id, p.job.keys)]
     if attachments:
@@ -175,19 +176,6 @@ async def _open_tickets(desk: Desk, s, opening: list[tuple[_Plain, int, Placemen
         .returning(Counter.value))).scalar_one()
     rows = [ticket_row(p.job.msg, client_id, top - len(opening) + 1 + n, await queue_id(desk, s, p.job.msg.queue_hint),
                        placement, now) for n, (p, client_id, placement) in enumerate(opening)]
-    ids = await _insert_ids(s, Ticket, rows)
+    ids = await insert_ids(s, Ticket, rows)
     return {p.index: NewTicket(ticket_id, row["public_id"], row["number"])
             for (p, _c, _pl), row, ticket_id in zip(opening, rows, ids)}
-
-
-async def _insert_ids(s, model, rows: list[dict]) -> list[int]:
-    """Insert rows with as few statements as the driver allows; their new ids, in the rows' order.
-
-    PostgreSQL: SQLAlchemy's insertmanyvalues keeps the order (sort_by_parameter_order). SQLite
-    cannot promise the order of RETURNING rows, so SQLAlchemy would send one row a statement;
-    instead the ids are sorted: a rowid table gives each new row one more than the largest rowid
-    so far, rows are inserted in the order given, and this transaction holds the write lock.
-    """
-    if s.get_bind().dialect.name == "sqlite":
-        return sorted((await s.execute(insert(model).returning(model.id), rows)).scalars())
-    return list((await s.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)).scalars())
