@@ -6,26 +6,14 @@ dropped column (tickets can still be written).
 """
 from datetime import datetime, timezone
 
-from alembic import command
 from sqlalchemy import insert, inspect, select, text, update
 
 from bot.storage.engine import create_engine
-from bot.storage.migrate import alembic_config, upgrade
+from bot.storage.migrate import downgrade, upgrade
 from bot.storage.models import Client, Operator, Queue, Ticket, operator_queues
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
-
-
-async def downgrade(engine, revision: str) -> None:
-    config = alembic_config()
-
-    def run(connection) -> None:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
 
 
 async def columns(conn) -> set[str]:
