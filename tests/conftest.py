@@ -80,14 +80,32 @@ def postgres_url():
 
 
 async def reset_postgres(url: str) -> None:
-    """Give a PostgreSQL test an empty public schema."""
+    """Give a PostgreSQL test an empty public schema.
+
+    The database is this test process's own, so any other connection to it was left open by an earlier test (a
+    desk not closed, a task cut off mid-transaction). Such a connection can hold locks that would make the schema
+    drop wait for ever; it is ended, and named in a warning so the leak gets found."""
+    import warnings
+
     from sqlalchemy import text
 
     engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+    try:
+        async with engine.begin() as conn:
+            leftovers = (await conn.execute(text(
+                "SELECT pid, state, left(query, 160) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all()
+            busy = [row for row in leftovers if row.state != "idle"]
+            if busy:
+                warnings.warn("connections left open by an earlier test, ended: "
+                              + "; ".join(f"{row.state}: {row[2]!r}" for row in busy), stacklevel=1)
+            for row in leftovers:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid})
+            await conn.execute(text("SET LOCAL lock_timeout = '60s'"))
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
