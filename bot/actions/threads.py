@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.actions.context import Desk
 from bot.domain import InboundMessage, TicketStatus
@@ -47,7 +47,7 @@ async def place_message(desk: Desk, s, client_id: int, msg: InboundMessage, new_
 
     `new_client`: the client was created in this transaction, so has no ticket of their own yet.
     """
-    named = await named_tickets(s, msg)
+    named = (await named_tickets(s, [msg]))[0]
     latest = None
     if not any(t.client_id == client_id for t in named) and follows_chat(msg, new_client):
         key = (client_id, msg.channel, msg.chat_id)
@@ -90,30 +90,43 @@ def place(desk: Desk, s, client_id: int, msg: InboundMessage, named: list[Ticket
     return Placement(mentioned=mentioned)
 
 
-async def named_tickets(s, msg: InboundMessage) -> list[Ticket]:
-    """Tickets of this channel the message names, in preference order: nearest reference first, then the number."""
-    ticket_ids: list[int] = []
-    refs = [r for r in dict.fromkeys(msg.references) if r][:MAX_REFERENCES]
-    if refs:
-        rows = (await s.execute(
-            select(Message.external_id, Message.ticket_id)
-            .where(Message.channel == msg.channel,
-                   Message.external_id.in_(refs + [OUTBOUND_PREFIX + r for r in refs]))
-        )).all()
-        by_id = {external.removeprefix(OUTBOUND_PREFIX): ticket_id for external, ticket_id in rows}
-        ticket_ids += [by_id[r] for r in refs if r in by_id]
-    tickets = {}
-    if ticket_ids:
-        tickets = {t.id: t for t in (await s.execute(
-            select(Ticket).where(Ticket.id.in_(set(ticket_ids)), Ticket.channel == msg.channel))).scalars()}
-    ordered = [tickets[i] for i in dict.fromkeys(ticket_ids) if i in tickets]
-    if msg.ticket_number is not None and 0 < msg.ticket_number < 2 ** 62:
-        numbered = (await s.execute(
-            select(Ticket).where(Ticket.number == msg.ticket_number, Ticket.channel == msg.channel)
-        )).scalar_one_or_none()
+async def named_tickets(s, msgs: list[InboundMessage]) -> list[list[Ticket]]:
+    """Tickets of its channel each message names, in preference order: nearest reference first, then the number.
+
+    Two reads for all the messages together (their references, then the tickets), however many.
+    """
+    refs = [[r for r in dict.fromkeys(m.references) if r][:MAX_REFERENCES] for m in msgs]
+    pairs = {(m.channel, x) for m, rs in zip(msgs, refs) for r in rs for x in (r, OUTBOUND_PREFIX + r)}
+    by_id: dict[tuple[str, str], int] = {}
+    if pairs:
+        rows = await s.execute(select(Message.channel, Message.external_id, Message.ticket_id)
+                               .where(pairs_in(Message.channel, Message.external_id, pairs)))
+        by_id = {(channel, external.removeprefix(OUTBOUND_PREFIX)): ticket_id for channel, external, ticket_id in rows}
+    ticket_ids = [[by_id[(m.channel, r)] for r in rs if (m.channel, r) in by_id] for m, rs in zip(msgs, refs)]
+    numbers = {m.ticket_number for m in msgs if m.ticket_number is not None and 0 < m.ticket_number < 2 ** 62}
+    wanted = {i for ids in ticket_ids for i in ids}
+    found: list[Ticket] = []
+    if wanted or numbers:
+        found = list((await s.execute(select(Ticket).where(
+            or_(Ticket.id.in_(wanted), Ticket.number.in_(numbers))))).scalars())
+    by_ticket_id = {(t.id, t.channel): t for t in found}
+    by_number = {(t.number, t.channel): t for t in found}
+    named = []
+    for msg, ids in zip(msgs, ticket_ids):
+        ordered = [by_ticket_id[(i, msg.channel)] for i in dict.fromkeys(ids) if (i, msg.channel) in by_ticket_id]
+        numbered = by_number.get((msg.ticket_number, msg.channel)) if msg.ticket_number in numbers else None
         if numbered is not None and numbered not in ordered:
             ordered.append(numbered)
-    return ordered
+        named.append(ordered)
+    return named
+
+
+def pairs_in(column_channel, column_id, pairs: set[tuple[str, str]]):
+    """(channel, id) IN pairs, as one IN list per channel, so the (channel, id) unique indexes serve it."""
+    channels: dict[str, list[str]] = {}
+    for channel, external_id in pairs:
+        channels.setdefault(channel, []).append(external_id)
+    return or_(*((column_channel == channel) & column_id.in_(ids) for channel, ids in channels.items()))
 
 
 def _join_or_follow(desk: Desk, s, ticket: Ticket, msg: InboundMessage) -> Placement:

@@ -170,6 +170,47 @@ async def test_new_and_known_clients_join_reopen_continue_or_open_tickets_as_one
     assert max_ticket[10] == numbers["mel"]
 
 
+async def test_several_messages_of_one_sender_in_a_batch_take_the_batch_path_as_one_by_one(desk):
+    numbers = await world(desk)
+    msgs = [
+        says("new-1", 1, "Hello", user_name="Neu"),  # a new visitor opens a ticket (no language yet) ...
+        says("bob", 2, "Still broken"),  # waiting -> open
+        says("new-1", 2, "Are you there?", locale_hint="de", user_name="Neu Neu"),  # ... joins it, sets its language
+        says("dan", 2, "Me again"),  # too late to reopen: a new ticket continuing the old one ...
+        says("bob", 3, "Hello?"),  # joins the ticket the message before reopened
+        says("new@example.com", 1, "First question", MAIL, message_id="<n1@example.com>"),
+        says("dan", 3, "And again"),  # ... which the next one joins
+        says("new@example.com", 2, "Second question", MAIL, message_id="<n2@example.com>"),  # email: its own ticket
+        says("new@example.com", 3, "Auto-reply", MAIL, message_id="<n3@example.com>", automated=True),  # follows
+        says("mel@example.com", 2, "Re: Invoice?", MAIL, message_id="<m2@example.com>", references=("<m1@example.com>",)),
+        says("mel@example.com", 3, "Re: Re: Invoice?", MAIL, message_id="<m3@example.com>",
+             references=("<m1@example.com>",), claimed_email="mel@example.org"),
+        says("new-1", 3, "Hallo?"),
+    ]
+    receipts, events, seen = await same_as_one_by_one(desk, msgs, slow=[])
+    tickets = [r[1] for r in receipts]
+    assert tickets[0] == tickets[2] == tickets[11] and receipts[0][5] and not receipts[2][5]
+    assert tickets[1] == tickets[4] == numbers["bob"] and tickets[3] == tickets[6] != numbers["dan"]
+    assert len({tickets[5], tickets[7]}) == 2 and tickets[8] == tickets[7]
+    assert tickets[9] == tickets[10] == numbers["mel"]
+    assert next(t for t in seen["tickets"] if t[0] == tickets[0])[6] == "de"
+    mine = [m for m in seen["messages"] if m[0][1].startswith("new-1:")]
+    assert [m[4] for m in sorted(mine, key=lambda m: m[0])] == ["Hello", "Are you there?", "Hallo?"]
+    assert [e[2] for e in events if e[1] == tickets[0]] == [("webchat", f"new-1:{n}") for n in (1, 2, 3)]
+
+
+async def test_a_batch_of_one_senders_mails_through_the_group_commit_stores_a_duplicate_once(desk):
+    mails = [says("kim@example.com", n, f"Question {n}", MAIL, message_id=f"<k{n}@example.com>") for n in (1, 2, 3)]
+    first = await asyncio.gather(*(receive_message(desk, m) for m in [mails[0], mails[1], mails[0], mails[2]]))
+    assert [r.duplicate for r in first] == [False, False, True, False]
+    assert first[2].message_id == first[0].message_id
+    assert len({r.ticket_id for r in first}) == 3  # email: a mail that names nothing opens a ticket of its own
+    async with desk.sessions() as s:
+        stored = list((await s.execute(select(Message.external_id, Message.text).where(Message.channel == MAIL)
+                                       .order_by(Message.id))).all())
+    assert [tuple(r) for r in stored] == [(f"<k{n}@example.com>", f"Question {n}") for n in (1, 2, 3)]
+
+
 async def test_duplicates_edits_repeats_and_a_survey_answer_in_a_batch_as_one_by_one(sdesk):
     numbers = await world(sdesk)
     msgs = [
