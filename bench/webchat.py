@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -165,8 +166,23 @@ class Phases:
         return now
 
 
-async def drive(urls: list[str], visitors: int, seconds: float, pushes: OperatorPushes | None) -> dict:
-    """Visitors spread over `urls`; returns messages/s of the timed phase, p50/p99 in ms, and counts."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes used so far (Linux /proc), 0 where unreadable."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(urls: list[str], visitors: int, seconds: float, pushes: OperatorPushes | None,
+                pids: list[int] = ()) -> dict:
+    """Visitors spread over `urls`; returns messages/s of the timed phase, p50/p99 in ms, and counts
+    (with `pids`, the desk's CPU ms per message in the timed phase)."""
     phases = Phases(visitors, seconds)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         tasks = [asyncio.create_task(_visitor(http, urls[i % len(urls)], i, pushes, phases)) for i in range(visitors)]
@@ -177,15 +193,18 @@ async def drive(urls: list[str], visitors: int, seconds: float, pushes: Operator
         if pushes is not None:
             await pushes.all_assigned(visitors)
         placed = time.perf_counter() - placed
+        cpu = cpu_seconds(pids)
         start = phases.start()
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(pids) - cpu
     if phases.errors:
         raise RuntimeError(f"{len(phases.errors)} visitors failed, e.g. {phases.errors[:3]}")
     lat = phases.latencies
     return {"rate": len(lat) / elapsed, "p50": percentile(lat, 50) * 1000, "p99": percentile(lat, 99) * 1000,
             "done": len(lat), "resent": len(phases.resent), "seconds": elapsed,
-            "ack_p50": percentile(phases.acks, 50) * 1000 if phases.acks else None, "placing": placed}
+            "ack_p50": percentile(phases.acks, 50) * 1000 if phases.acks else None, "placing": placed,
+            "cpu_ms": cpu * 1000 / len(lat) if pids and lat else None}
 
 
 async def run_echo(visitors: int, seconds: float) -> dict:
@@ -205,7 +224,7 @@ async def run_desk(workdir: Path, database_url: str, processes: int, visitors: i
             async with http.ws_connect(desk.base() + "/console/ws", origin=desk.base(), heartbeat=None) as ws:
                 reader = asyncio.create_task(pushes.read(ws))
                 urls = [desk.base(i).replace("http", "ws") + "/chat/ws" for i in range(processes)]
-                result = await drive(urls, visitors, seconds, pushes)
+                result = await drive(urls, visitors, seconds, pushes, [p.pid for p in desk.procs])
                 reader.cancel()
         result["assigned"] = len(pushes.assigned)
         result["tickets"] = len(pushes.times)
@@ -229,6 +248,7 @@ def _figures(label: str, desk: dict, echo: dict, visitors: int) -> list[dict]:
 def _summary(label: str, r: dict) -> None:
     extra = f", {r['assigned']} of {r['tickets']} tickets assigned to the operator" if "assigned" in r else ""
     extra += f", ack p50 {r['ack_p50']:.1f} ms" if r["ack_p50"] is not None else ""
+    extra += f", desk CPU {r['cpu_ms']:.2f} ms a message" if r.get("cpu_ms") is not None else ""
     extra += f"; the timed phase began {r['placing']:.1f} s after the last first message, once all were assigned" \
         if "assigned" in r else ""
     log(f"  {label}: {r['done']} messages in {r['seconds']:.1f} s = {r['rate']:.0f}/s, p50 {r['p50']:.1f} ms, "
