@@ -114,38 +114,64 @@ class ChannelNote(Event):
 
 
 Listener = Callable[[Event], Awaitable[None]]
+BatchListener = Callable[[list[Event]], Awaitable[None]]
 
 
 class EventBus:
-    """In-process publish/subscribe; listeners run as tasks so a slow one delays nobody."""
+    """In-process publish/subscribe; listeners run as tasks so a slow one delays nobody.
+
+    A ``batch`` listener costs one task per publish (a commit's events), not one per event: it gets
+    the publish's events for it as one list, in order. A plain listener keeps a task per event (it
+    may wait on a batch of its own, which must not hold up the next event).
+    """
 
     def __init__(self) -> None:
-        self._listeners: dict[type[Event], list[Listener]] = defaultdict(list)
+        self._listeners: dict[type[Event], list[tuple[Callable, bool]]] = defaultdict(list)
         self._tasks: set[asyncio.Task] = set()
 
-    def subscribe(self, event_type: type[Event], listener: Listener, *, everywhere: bool = False) -> None:
+    def subscribe(self, event_type: type[Event], listener: Listener | BatchListener, *, everywhere: bool = False,
+                  batch: bool = False) -> None:
         """Listen to ``event_type``. With several desk processes (PgEventBus) a listener runs in the
         process that published the event; ``everywhere`` listeners (live screens, wake-ups) run in
-        every process. Work that must happen once stays with the publisher."""
-        self._listeners[event_type].append(listener)
+        every process. Work that must happen once stays with the publisher. A ``batch`` listener
+        takes a list of events (those of one publish, of every type it subscribed to with the same
+        callable)."""
+        self._listeners[event_type].append((listener, batch))
 
-    def unsubscribe(self, event_type: type[Event], listener: Listener) -> None:
-        if listener in self._listeners[event_type]:
-            self._listeners[event_type].remove(listener)
+    def unsubscribe(self, event_type: type[Event], listener: Callable) -> None:
+        self._listeners[event_type] = [entry for entry in self._listeners[event_type] if entry[0] != listener]
 
     def publish(self, *events: Event) -> None:
         """Hand events to their listeners; call only after the transaction committed."""
-        for event in events:
-            for listener in list(self._listeners[type(event)]):
-                task = asyncio.get_running_loop().create_task(self._run(listener, event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        self._deliver(events, self._listeners)
 
-    async def _run(self, listener: Listener, event: Event) -> None:
+    def _deliver(self, events, listeners: dict[type[Event], list[tuple[Callable, bool]]]) -> None:
+        # Grouped per listener in publish order (dicts keep insertion order), so each listener sees its events in order.
+        grouped: dict[tuple[Callable, bool], list[Event]] = {}
+        for event in events:
+            for entry in listeners.get(type(event), ()):
+                grouped.setdefault(entry, []).append(event)
+        if not grouped:
+            return
+        loop = asyncio.get_running_loop()
+        for (listener, batch), found in grouped.items():
+            if batch:
+                self._start(loop, self._run(listener, found, found))
+            else:
+                for event in found:
+                    self._start(loop, self._run(listener, event, (event,)))
+
+    def _start(self, loop: asyncio.AbstractEventLoop, coro) -> None:
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, listener: Callable, arg, events) -> None:
         try:
-            await listener(event)
+            await listener(arg)
         except Exception:
-            logger.exception("listener %s failed on %s", getattr(listener, "__qualname__", listener), type(event).__name__)
+            logger.exception("listener %s failed on %s", getattr(listener, "__qualname__", listener),
+                             ", ".join(sorted({type(e).__name__ for e in events})))
 
     async def drain(self) -> None:
         """Wait for listeners already running (used at shutdown and by tests)."""

@@ -17,11 +17,12 @@ import logging
 import uuid
 from collections import defaultdict, deque
 from dataclasses import asdict, fields
+from typing import Callable
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bot.events import Event, EventBus, Listener
+from bot.events import Event, EventBus
 
 logger = logging.getLogger(__name__)
 CHANNEL = "helpline_events"
@@ -84,7 +85,8 @@ class PgEventBus(EventBus):
         self.dsn = asyncpg_dsn(database_url)
         self.channel = channel
         self.origin = uuid.uuid4().hex
-        self._everywhere: dict[type[Event], list[Listener]] = defaultdict(list)
+        self._everywhere: dict[type[Event], list[tuple[Callable, bool]]] = defaultdict(list)
+        self._incoming: list[Event] = []  # heard from other processes, delivered together on the next loop turn
         self._outgoing: deque[str] | None = None  # notifications not yet sent, oldest first
         self._queued = asyncio.Event()
         self._flushed: asyncio.Event | None = None
@@ -96,15 +98,15 @@ class PgEventBus(EventBus):
 
     # --- the EventBus interface ---
 
-    def subscribe(self, event_type: type[Event], listener: Listener, *, everywhere: bool = False) -> None:
-        super().subscribe(event_type, listener)
+    def subscribe(self, event_type: type[Event], listener: Callable, *, everywhere: bool = False,
+                  batch: bool = False) -> None:
+        super().subscribe(event_type, listener, batch=batch)
         if everywhere:
-            self._everywhere[event_type].append(listener)
+            self._everywhere[event_type].append((listener, batch))
 
-    def unsubscribe(self, event_type: type[Event], listener: Listener) -> None:
+    def unsubscribe(self, event_type: type[Event], listener: Callable) -> None:
         super().unsubscribe(event_type, listener)
-        if listener in self._everywhere[event_type]:
-            self._everywhere[event_type].remove(listener)
+        self._everywhere[event_type] = [entry for entry in self._everywhere[event_type] if entry[0] != listener]
 
     def publish(self, *events: Event) -> None:
         super().publish(*events)
@@ -131,8 +133,10 @@ class PgEventBus(EventBus):
                     await asyncio.wait_for(self._flushed.wait(), 5.0)
                 except asyncio.TimeoutError:
                     logger.warning("event notifications still unsent after 5 s")
+            if self._incoming:
+                await asyncio.sleep(0)  # heard, to be handed on at the next loop turn
             await super().drain()
-            if not self._tasks:
+            if not self._tasks and not self._incoming:
                 return
 
     # --- lifecycle ---
@@ -244,7 +248,10 @@ class PgEventBus(EventBus):
         origin, event = decoded
         if origin == self.origin:
             return  # delivered here when it was published
-        for listener in list(self._everywhere[type(event)]):
-            task = asyncio.get_running_loop().create_task(self._run(listener, event))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if not self._incoming:  # asyncpg calls this once per notification; a burst is handed on as one publish
+            asyncio.get_running_loop().call_soon(self._deliver_incoming)
+        self._incoming.append(event)
+
+    def _deliver_incoming(self) -> None:
+        events, self._incoming = self._incoming, []
+        self._deliver(events, self._everywhere)

@@ -165,6 +165,27 @@ async def test_a_burst_of_events_crosses_in_order_each_once_even_when_equal(data
         await two.stop()
 
 
+async def test_a_batch_listener_hears_another_process_s_burst_in_order_each_once(database_url):
+    one, two = PgEventBus(database_url), PgEventBus(database_url)
+    heard: list[int] = []
+
+    async def on_two(events):
+        heard.extend(event.ticket_id for event in events)
+
+    two.subscribe(TicketChanged, on_two, everywhere=True, batch=True)
+    await one.start()
+    await two.start()
+    try:
+        one.publish(*(TicketChanged(ticket_id=i, what="assigned") for i in range(300)))
+        await one.drain()
+        await until(lambda: len(heard) >= 300)
+        await two.drain()
+        assert heard == list(range(300))
+    finally:
+        await one.stop()
+        await two.stop()
+
+
 async def test_a_singleton_runs_in_one_process_and_moves_when_its_holder_dies(desk):
     from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -86,11 +86,12 @@ class Hub:
 
     def start(self) -> None:
         for event_type in EVENTS:
-            self.desk.bus.subscribe(event_type, self.on_event, everywhere=True)  # an operator may be on any process
+            # An operator may be on any process; a commit's events come as one list.
+            self.desk.bus.subscribe(event_type, self.on_events, everywhere=True, batch=True)
 
     def stop(self) -> None:
         for event_type in EVENTS:
-            self.desk.bus.unsubscribe(event_type, self.on_event)
+            self.desk.bus.unsubscribe(event_type, self.on_events)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(c.ws.close(code=1001, message=b"server shutting down") for c in list(self.connections)))
@@ -100,12 +101,15 @@ class Hub:
         doomed = [c for c in self.connections if c.token == token]
         await asyncio.gather(*(c.ws.close(code=SESSION_CLOSED, message=b"session ended") for c in doomed))
 
-    async def on_event(self, event: Event) -> None:
-        """Queue the event for the hub's worker; returns once it was pushed (so bus.drain() waits for pushes)."""
-        if not self.connections or event.ticket_id is None:
+    async def on_events(self, events: list[Event]) -> None:
+        """Queue the events for the hub's worker; returns once they were pushed (so bus.drain() waits for pushes)."""
+        if not self.connections:
+            return
+        events = [event for event in events if event.ticket_id is not None]
+        if not events:
             return
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((event, done))
+        self._pending.extend((event, done) for event in events)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work(), name="console-hub")
         await asyncio.shield(done)
@@ -119,17 +123,24 @@ class Hub:
             except Exception:
                 logger.exception("pushing %d live events failed", len(batch))
             finally:
+                left = {id(done) for _, done in self._pending}  # a publish cut in two is done after its second part
                 for _, done in batch:
-                    if not done.done():
+                    if not done.done() and id(done) not in left:
                         done.set_result(None)
 
     async def _push(self, events: list[Event]) -> None:
-        """One read for the batch's tickets, messages and notes; then the frames in the events' order."""
-        message_ids = {e.message_id for e in events if isinstance(e, (MessageReceived, MessageQueued, MessageEdited))}
+        """One read for the batch's tickets, messages and notes; then the frames in the events' order.
+
+        Messages and notes go only to sockets watching their ticket, so only those are read (a list
+        page needs the ticket's row alone)."""
+        watched = {ticket_id for c in self.connections for ticket_id in c.watching}
+        message_ids = {e.message_id for e in events if e.ticket_id in watched
+                       and isinstance(e, (MessageReceived, MessageQueued, MessageEdited))}
         async with self.desk.sessions() as s:
             rows = await queries.ticket_rows_by_ids(s, {e.ticket_id for e in events})
             messages = await queries.messages_with_attachments(s, message_ids)
-            notes = {e.note_id: await queries.note_by_id(s, e.note_id) for e in events if isinstance(e, NoteAdded)}
+            notes = {e.note_id: await queries.note_by_id(s, e.note_id) for e in events
+                     if isinstance(e, NoteAdded) and e.ticket_id in watched}
         told: set[int] = set()  # a ticket's row goes out once a batch: it is read once, after all of them
         for event in events:
             if isinstance(event, FollowUpOpened):
