@@ -2,10 +2,10 @@
 
 The assignment transaction (one per ticket; a burst of new tickets shares one, a savepoint each):
 1. take the ticket row if it is still assignable: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-   another process working the same queue skips it instead of waiting;
-2. read the queue's present operators in the policy's order, a page at a time, with their loads
-   (kept per operator and channel by triggers on `tickets`, migration 0008), and let
-   `router.assign` choose;
+   another process working the same queue skips it instead of waiting; the same statement
+2. reads the queue's present operators in the policy's order, a page at a time, with their loads
+   (kept per operator and channel by triggers on `tickets`, migration 0008), and `router.assign`
+   chooses (bot/actions/choice.py);
 3. lock the chosen operator's row (a write to it) and count their load again under the lock, so
    two processes filling the same operator never pass their capacity;
 4. write with a conditional, versioned update (`WHERE version = :read AND assignee_id IS NULL AND
@@ -18,13 +18,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.access import Viewer
-from bot.actions.choice import choose
+from bot.actions.choice import decide
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.errors import InvalidInput, NotFound
 from bot.events import TicketChanged
@@ -32,7 +31,7 @@ from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
 from bot.storage.models import AuditEvent, OfferRefusal, Operator, Queue, Ticket, operator_queues, utcnow
 from router.assign import (
-    OFFLINE, ONLINE, STATUSES, TicketFacts, capacity_for, offer_timeout, step_action,
+    OFFLINE, ONLINE, STATUSES, capacity_for, offer_timeout, step_action,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,22 +57,14 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, _Stale) or "locked" in text or "deadlock" in text or "could not serialize" in text
 
 
-async def _versioned(unit: Unit, ticket: Ticket, values: dict, *conditions) -> None:
-    """Write ticket columns only if the row is as read (same version): else raise _Stale."""
+async def _versioned(unit: Unit, ticket, values: dict, *conditions) -> None:
+    """Write ticket columns only if the row (a Ticket or a DecidedTicket) is as read (same version): else raise _Stale."""
     values = {**values, "version": ticket.version + 1}
     done = (await unit.session.execute(
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version, *conditions)
         .values(**values).execution_options(synchronize_session=False))).rowcount
     if done != 1:
         raise _Stale()
-
-
-async def _facts(unit: Unit, ticket: Ticket, queue: str, policy, now: datetime) -> TicketFacts:
-    s = unit.session
-    preferred = await rq.previous_operators(s, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
-    # Operators who refused the ticket are left out by the operator query itself (rq.operator_page).
-    return TicketFacts(ticket.id, queue, ticket.channel, ticket.language, ticket.priority,
-                       ticket.handed_off_at or ticket.created_at, ticket.relaxed, preferred)
 
 
 async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now: datetime) -> bool:
@@ -94,30 +85,6 @@ async def _has_room(unit: Unit, desk: Desk, operator_id: int, channel: str, now:
     return used < capacity_for(capacity_of(desk.settings, capacity), channel)
 
 
-@lru_cache(maxsize=2)
-def _ticket_query(lock: bool):
-    """Built once per shape (every decision starts with it); the ticket and the time are bound parameters."""
-    query = (select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
-             .where(Ticket.id == bindparam("ticket_id"), rq.assignable(bindparam("now"))))
-    return query.with_for_update(skip_locked=True, of=Ticket) if lock else query
-
-
-async def _ticket_and_queue(s, ticket_id: int, now: datetime, lock: bool) -> tuple[Ticket, str] | None:
-    """The ticket if it is still assignable, with its queue's name; locked (SKIP LOCKED) when asked."""
-    row = (await s.execute(_ticket_query(lock), {"ticket_id": ticket_id, "now": now})).first()
-    return (row[0], row[1]) if row else None
-
-
-async def _assignable(desk: Desk, s, ticket_id: int, now: datetime, lock: bool):
-    """(ticket, queue name, policy) of a ticket the router may place now; None when it may not."""
-    found = await _ticket_and_queue(s, ticket_id, now, lock=lock)
-    if found is None:
-        return None
-    ticket, queue = found
-    policy = queue_policy(desk.settings, queue)
-    return None if policy.strategy == "manual" else (ticket, queue, policy)
-
-
 async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
     async with unit_of_work(desk) as unit:
         return await _assign_in(unit, desk, ticket_id, now)
@@ -126,16 +93,12 @@ async def _assign_once(desk: Desk, ticket_id: int, now: datetime) -> Placement |
 async def _assign_in(unit: Unit, desk: Desk, ticket_id: int, now: datetime) -> Placement | None:
     """Steps 1-4 above for one ticket, inside the caller's transaction."""
     s = unit.session
-    found = await _assignable(desk, s, ticket_id, now, lock=True)
-    if found is None:
-        return None
-    ticket, queue, policy = found
-    facts = await _facts(unit, ticket, queue, policy, now)
     excluded: set[int] = set()
     while True:
-        choice = await choose(unit, desk, ticket, facts, policy, now, excluded)
-        if choice is None:
+        decision = await decide(unit, desk, ticket_id, now, excluded, lock=True)
+        if decision is None or decision.choice is None:
             return None
+        ticket, queue, policy, choice = decision.ticket, decision.queue, decision.policy, decision.choice
         if await _has_room(unit, desk, choice.id, ticket.channel, now):
             break
         excluded.add(choice.id)
@@ -160,13 +123,8 @@ async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = 
     """The operator the queue's policy would choose for the ticket now; reads only (nothing is written)."""
     now = now or utcnow()
     async with desk.sessions() as s:
-        unit = Unit(s)
-        found = await _assignable(desk, s, ticket_id, now, lock=False)
-        if found is None:
-            return None
-        ticket, queue, policy = found
-        choice = await choose(unit, desk, ticket, await _facts(unit, ticket, queue, policy, now), policy, now, set())
-        return choice.id if choice else None
+        decision = await decide(Unit(s), desk, ticket_id, now)
+        return decision.choice.id if decision and decision.choice else None
 
 
 async def assign_ticket(desk: Desk, ticket_id: int, now: datetime | None = None) -> Placement | None:

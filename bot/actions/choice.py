@@ -3,35 +3,67 @@
 The policy itself is pure (router/assign.py); this module feeds it. Operators come in the order
 the policy prefers (level, then load or turn), read along an index of the queue memberships,
 which mirror each operator's load and turn (migrations 0008, 0011), with live offers added, so
-a decision reads about a page of rows however many operators and tickets there are. Nothing
-here writes: the assignment transaction locks and re-checks.
+a decision reads about a page of rows however many operators and tickets there are. The ticket
+itself comes in the same statement as the first page: most decisions are one round trip.
+Nothing here writes: the assignment transaction locks and re-checks.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from bot.actions.context import Desk, Unit
-from bot.routing_settings import capacity_of
+from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
-from bot.storage.models import Ticket
-from router.assign import ONLINE, Candidate, TicketFacts, choose_operator, search_order, settled
+from router.assign import (
+    ONLINE, Candidate, QueuePolicy, TicketFacts, choose_operator, search_order, settled,
+)
 
 PAGE = 64  # operators read in the first page (1 in 500 bench choices reads a second); later pages double
+_ORDER = "choice_order"  # desk.state: the order the last decision read in, the guess for the next one
 
 
-async def choose(unit: Unit, desk: Desk, ticket: Ticket, facts: TicketFacts, policy, now: datetime,
-                  excluded: set[int]) -> Candidate | None:
-    """The policy's choice among the queue's present operators, read in pages of the policy's order.
+@dataclass(frozen=True)
+class Decision:
+    """A ticket the router may place now, its queue and policy, and the operator chosen (None: it waits)."""
 
-    Loads come from the trigger-kept operator_loads, so a decision reads a few dozen operators
-    instead of counting every open ticket; `settled` says when later pages cannot change it.
+    ticket: rq.DecidedTicket
+    queue: str
+    policy: QueuePolicy
+    choice: Candidate | None
+
+
+async def decide(unit: Unit, desk: Desk, ticket_id: int, now: datetime, excluded: set[int] = frozenset(),
+                 lock: bool = False) -> Decision | None:
+    """The policy's choice for a ticket, or None when it is not assignable now (or its queue is manual
+    or has nobody present); the ticket locked (SKIP LOCKED) when asked.
+
+    The first statement reads the ticket with a page in the order guessed from the last decision;
+    a queue whose policy reads in another order reads its page again.
     """
     s, settings = unit.session, desk.settings
-    page = partial(rq.operator_page, s, ticket.queue_id, now, settings.router.assignment.presence_grace_seconds,
-                   channel=ticket.channel, ticket_id=ticket.id, refused_since=ticket.queued_at)
-    collected: dict[int, Candidate] = {}
+    grace = settings.router.assignment.presence_grace_seconds
+    guess = desk.state.get(_ORDER, "load")
+
+    async def page(order: str | None, **kw):
+        return await rq.decision_page(s, ticket_id, now, grace, order=order or "load", lock=lock, **kw)
+
+    ticket, queue, rows = await page(guess, **({} if guess is None else {"limit": PAGE}))
+    if ticket is None:
+        return None
+    policy = queue_policy(settings, queue)
+    if policy.strategy == "manual":
+        return Decision(ticket, queue, policy, None)
     order = search_order(policy)
+    if order != guess:
+        desk.state[_ORDER] = order
+        _, _, rows = await page(order, **({} if order is None else {"limit": PAGE}))
+    preferred = await rq.previous_operators(s, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
+    # Operators who refused the ticket are left out by the decision statement itself.
+    # No waiting time: it orders a queue's backlog, never the operators.
+    facts = TicketFacts(ticket.id, queue, ticket.channel, ticket.language, ticket.priority, None, ticket.relaxed,
+                        preferred)
+    collected: dict[int, Candidate] = {}
     exact = await rq.loads(s, now, queue_id=ticket.queue_id) if order is None else None
 
     def take(rows: list[tuple]) -> None:
@@ -43,19 +75,19 @@ async def choose(unit: Unit, desk: Desk, ticket: Ticket, facts: TicketFacts, pol
             load = exact.get(op_id, {}) if exact is not None else {ticket.channel: on_channel, "": held - on_channel}
             collected[op_id] = Candidate(op_id, level or 1, languages, capacity_of(settings, capacity), load, ONLINE, last)
 
-    if policy.strategy == "sticky" and facts.preferred:
-        take(await page(order="load", only_ids=facts.preferred))
+    if policy.strategy == "sticky" and preferred:
+        take((await page("load", only_ids=preferred))[2])
+    take(rows)
     if order is None:
-        take(await page(order="load"))
-        return choose_operator(facts, list(collected.values()), policy)
+        return Decision(ticket, queue, policy, choose_operator(facts, list(collected.values()), policy))
     offset, size = 0, PAGE
     while True:
-        rows = await page(order=order, offset=offset, limit=size)
-        take(rows)
         choice = choose_operator(facts, list(collected.values()), policy)
         if len(rows) < size:
-            return choice
+            return Decision(ticket, queue, policy, choice)
         op_id, level, _languages, _capacity, last, floor, _held, _on_channel = rows[-1]
         if settled(choice, Candidate(op_id, level or 1, load={"": floor}, last_assigned_at=last), facts, policy):
-            return choice
+            return Decision(ticket, queue, policy, choice)
         offset, size = offset + size, size * 2
+        rows = (await page(order, offset=offset, limit=size))[2]
+        take(rows)

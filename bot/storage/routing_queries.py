@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from datetime import datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -68,28 +68,46 @@ def _offered(channel=None):
     return offered.scalar_subquery()
 
 
-@lru_cache(maxsize=32)
-def _page_query(order: str, grace: bool, since: bool, only_ids: bool, limited: bool):
-    """The operator page statement of one shape, built once: values arrive as bound parameters.
+# The ticket being decided, beside the `tickets` the load subqueries count (they must not correlate to it).
+_DECIDED = Ticket.__table__.alias("decided")
+# What a decision needs of its ticket, read in the same statement as the first page of operators. Its
+# times are left out: they repeat on every row and would be converted on every row (about 0.5 ms a
+# decision); the policy does not read them, and the refusals' cut-off is compared in SQL.
+TICKET_COLUMNS = ("id", "version", "queue_id", "status", "channel", "language", "priority", "relaxed", "client_id")
+DecidedTicket = namedtuple("DecidedTicket", TICKET_COLUMNS)
 
-    Memberships mirror their operator's load and turn (migration 0011), so the order is an index's
-    and a page reads about a page of rows; only those get their exact load (live offers, the
-    ticket's channel) counted.
+
+def assignable_row(t, now):
+    """`assignable` for a Core alias of the tickets table."""
+    return and_(t.c.routed_at.is_not(None), t.c.assignee_id.is_(None), t.c.status.in_(ASSIGNABLE_STATUSES),
+                or_(t.c.offered_to_id.is_(None), t.c.offer_expires_at <= now))
+
+
+@lru_cache(maxsize=32)
+def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bool):
+    """The decision statement of one shape, built once: values arrive as bound parameters.
+
+    One statement reads the ticket (if still assignable), its queue's name and a page of the
+    queue's present operators who have not refused it. The queue is an uncorrelated subquery,
+    a constant to both planners, so the page is still read along the membership index in order
+    (migration 0011) and only the page's rows get their exact load (live offers, the ticket's
+    channel) counted.
     """
-    member = operator_queues.c
-    refused = select(OfferRefusal.id).where(OfferRefusal.ticket_id == bindparam("ticket_id"),
-                                            OfferRefusal.operator_id == Operator.id)
-    if since:
-        refused = refused.where(OfferRefusal.at >= bindparam("since"))
+    member, t = operator_queues.c, _DECIDED
+    refused = select(OfferRefusal.id).where(OfferRefusal.ticket_id == t.c.id, OfferRefusal.operator_id == Operator.id,
+                                            or_(t.c.queued_at.is_(None), OfferRefusal.at >= t.c.queued_at))
     on_channel = select(func.coalesce(func.sum(OperatorLoad.held), 0)).where(
-        OperatorLoad.operator_id == Operator.id, OperatorLoad.channel == bindparam("channel")).scalar_subquery()
-    query = (select(Operator.id, member.level, cast(Operator.languages, String), cast(Operator.capacity, String),
+        OperatorLoad.operator_id == Operator.id, OperatorLoad.channel == t.c.channel).scalar_subquery()
+    queue_of = select(Ticket.queue_id).where(Ticket.id == bindparam("ticket_id")).scalar_subquery()
+    query = (select(*(t.c[name] for name in TICKET_COLUMNS), Queue.name,
+                    Operator.id, member.level, cast(Operator.languages, String), cast(Operator.capacity, String),
                     Operator.last_assigned_at,
                     member.held.label("floor"), (member.held + _offered()).label("held"),
-                    (on_channel + _offered(bindparam("channel"))).label("on_channel"))
+                    (on_channel + _offered(t.c.channel)).label("on_channel"))
              .select_from(operator_queues).join(Operator, Operator.id == member.operator_id)
-             .where(member.queue_id == bindparam("queue_id"), Operator.active.is_(True), Operator.status == ONLINE,
-                    ~refused.exists()))
+             .join(t, t.c.id == bindparam("ticket_id")).join(Queue, Queue.id == t.c.queue_id)
+             .where(member.queue_id == queue_of, t.c.queue_id == member.queue_id, assignable_row(t, bindparam("now")),
+                    Operator.active.is_(True), Operator.status == ONLINE, ~refused.exists()))
     if grace:
         query = query.where(Operator.seen_at >= bindparam("seen_since"))
     if only_ids:
@@ -100,31 +118,36 @@ def _page_query(order: str, grace: bool, since: bool, only_ids: bool, limited: b
                            member.operator_id)
     if limited:
         query = query.offset(bindparam("offset")).limit(bindparam("limit"))
-    return query
+    # SKIP LOCKED: another process deciding the same ticket has it; this one leaves it (PostgreSQL only).
+    return query.with_for_update(skip_locked=True, of=t) if lock else query
 
 
-async def operator_page(session, queue_id: int, now: datetime, grace_seconds: float, *, order: str, channel: str,
-                        ticket_id: int, refused_since: datetime | None, offset: int = 0, limit: int | None = None,
-                        only_ids=None) -> list[tuple]:
-    """(id, level, languages, capacity, last_assigned_at, floor, held, held on `channel`) of the queue's
-    present operators who have not refused the ticket, in `order`; languages a frozenset, capacity read-only.
+async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: float, *, order: str,
+                        lock: bool = False, offset: int = 0, limit: int | None = None, only_ids=None):
+    """(ticket, queue name, operators) for deciding a ticket, or (None, None, []) when the ticket is not
+    assignable now or its queue has nobody present who has not refused it.
 
+    The ticket is a DecidedTicket, locked (SKIP LOCKED) when asked. Operators are
+    (id, level, languages, capacity, last_assigned_at, floor, held, held on the ticket's channel), languages
+    a frozenset, capacity read-only, in `order`:
     "load": level, tickets held (`floor`: without live offers), longest since last assigned, id;
     "turn": level, longest since last assigned, id (round robin). `held` adds live offers.
-    Only a page of operators gets its exact load counted, so a decision reads a few dozen rows.
     """
-    query = _page_query(order, grace_seconds > 0, refused_since is not None, only_ids is not None, limit is not None)
-    params = {"queue_id": queue_id, "ticket_id": ticket_id, "now": now, "channel": channel}
+    query = _page_query(order, grace_seconds > 0, only_ids is not None, limit is not None, lock)
+    params = {"ticket_id": ticket_id, "now": now}
     if grace_seconds > 0:
         params["seen_since"] = now - timedelta(seconds=grace_seconds)
-    if refused_since is not None:
-        params["since"] = refused_since
     if only_ids is not None:
         params["ids"] = list(only_ids)
     if limit is not None:
         params.update(offset=offset, limit=limit)
-    return [(op_id, level, _languages(languages), _capacity(capacity), *rest)
-            for op_id, level, languages, capacity, *rest in await session.execute(query, params)]
+    rows = (await session.execute(query, params)).all()
+    if not rows:
+        return None, None, []
+    split = len(TICKET_COLUMNS)
+    first = rows[0]
+    return (DecidedTicket(*first[:split]), first[split], [(op_id, level, _languages(languages), _capacity(capacity), *rest)
+                                  for op_id, level, languages, capacity, *rest in (r[split + 1:] for r in rows)])
 
 
 # Operators share a few language lists and capacities: each stored text is parsed once (read-only results).
