@@ -175,7 +175,8 @@ def _prepare_templates() -> None:
 def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
     import importlib
 
-    _prepare_templates()
+    with timed("desk database templates"):
+        _prepare_templates()
     figures = []
     for name in MODULES:
         try:
@@ -185,14 +186,34 @@ def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
                 raise
             continue
         print(f"measuring {name}...", file=sys.stderr)
-        started = time.perf_counter()
-        try:
-            figures += module.measure(quick, database_url)
-        except Exception as exc:  # one broken benchmark must not lose the others' figures
-            print(f"  {name} failed: {exc!r}; its figures are missing from this run", file=sys.stderr)
-            figures.append(_absolute(f"{name} benchmark", 0, "", "runs to completion", False))
-        print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        with timed(name):
+            try:
+                figures += module.measure(quick, database_url)
+            except Exception as exc:  # one broken benchmark must not lose the others' figures
+                print(f"  {name} failed: {exc!r}; its figures are missing from this run", file=sys.stderr)
+                figures.append(_absolute(f"{name} benchmark", 0, "", "runs to completion", False))
     return figures
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process, and of the children it has waited for (desks, anchors, peers)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time(), children.ru_utime + children.ru_stime
+
+
+@contextlib.contextmanager
+def timed(what: str):
+    """Print how long a part of the run took (wall, and CPU here and in the processes it started), so the
+    slow parts are plain to see on a machine where wall time alone depends on the neighbours."""
+    wall, (here, children) = time.perf_counter(), _cpu()
+    try:
+        yield
+    finally:
+        now_here, now_children = _cpu()
+        print(f"  {what} took {time.perf_counter() - wall:.0f} s (CPU: {now_here - here:.0f} s here, "
+              f"{now_children - children:.0f} s in its processes)", file=sys.stderr)
 
 
 def results_record(f: dict) -> dict:
@@ -214,26 +235,35 @@ def main() -> int:
         parser.error("--database-url must be a postgresql+asyncpg:// URL")
     n = 100 if args.quick else 2000
     figures = []
+    started = time.perf_counter()
     print(f"measuring on SQLite ({n} messages per figure)...", file=sys.stderr)
-    figures += asyncio.run(measure(None, "SQLite", n))
+    with timed("inbox (SQLite)"):
+        figures += asyncio.run(measure(None, "SQLite", n))
     samples = 100 if args.quick else 1000
     print(f"measuring assignment on SQLite ({samples} tickets)...", file=sys.stderr)
-    figures += asyncio.run(measure_routing(None, "SQLite", samples))
+    with timed("assignment (SQLite)"):
+        figures += asyncio.run(measure_routing(None, "SQLite", samples))
     if args.database_url:
         print("measuring on PostgreSQL...", file=sys.stderr)
-        figures += asyncio.run(measure(args.database_url, "PostgreSQL", n))
-        figures += asyncio.run(measure_routing(args.database_url, "PostgreSQL", samples))
+        with timed("inbox (PostgreSQL)"):
+            figures += asyncio.run(measure(args.database_url, "PostgreSQL", n))
+        with timed("assignment (PostgreSQL)"):
+            figures += asyncio.run(measure_routing(args.database_url, "PostgreSQL", samples))
     from bench.selfservice import measure_self_service
 
     print("measuring self-service (FAQ retrieval, language detection)...", file=sys.stderr)
-    figures += measure_self_service()
+    with timed("self-service"):
+        figures += measure_self_service()
     print("measuring the router's choice and quality (5-fold CV on dev.csv)...", file=sys.stderr)
-    figures += routing_quality(samples * 5)
+    with timed("router choice and quality"):
+        figures += routing_quality(samples * 5)
     figures += _measure_modules(args.quick, args.database_url or None)
     from bench.digest import measure_digest
 
     print("measuring the managers' digest on a month of demo data...", file=sys.stderr)
-    figures += measure_digest(10_000 if args.quick else 100_000)
+    with timed("digest"):
+        figures += measure_digest(10_000 if args.quick else 100_000)
+    print(f"the whole bench took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     RESULTS.write_text(json.dumps({"figures": [results_record(f) for f in figures]}, indent=2, ensure_ascii=False) + "\n")
     print_figures(figures)
     print(f"written to {RESULTS}")
