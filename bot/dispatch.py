@@ -45,10 +45,13 @@ class Coalescer:
         self._pending: dict[int, list[asyncio.Future]] = {}
         self._worker: asyncio.Task | None = None
 
-    async def submit(self, item: int) -> None:
+    async def submit(self, *items: int) -> None:
+        if not items:
+            return
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._pending.setdefault(item, []).append(done)
+        for item in items:
+            self._pending.setdefault(item, []).append(done)
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._run())
         await asyncio.shield(done)
@@ -80,10 +83,10 @@ class RoutingWorker:
         self._sla_batch = Coalescer(lambda ids: sync_tickets_sla(desk, ids))
         # New tickets that arrive together (one group commit of the inbox) are routed together.
         self._placements = Coalescer(lambda ids: self._place_many(ids))
-        self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_message),
+        self._subscriptions = ((TicketHandedOff, self._on_handed_off), (MessageReceived, self._on_messages),
                                (TicketChanged, self._on_changed))
         for event_type, listener in self._subscriptions:
-            desk.bus.subscribe(event_type, listener)
+            desk.bus.subscribe(event_type, listener, batch=listener == self._on_messages)
         # The timers run in one process: wake it from whichever process the change happened in.
         desk.bus.subscribe(TicketChanged, self._wake_on_change, everywhere=True)
 
@@ -92,11 +95,12 @@ class RoutingWorker:
     async def _on_handed_off(self, event: TicketHandedOff) -> None:
         await self.place(event.ticket_id)
 
-    async def _on_message(self, event: MessageReceived) -> None:
-        if event.new_ticket and not self_service_holds_new_tickets(self.desk.settings):
-            await self.place(event.ticket_id)
-        else:
-            await self._sla_batch.submit(event.ticket_id)
+    async def _on_messages(self, events: list[MessageReceived]) -> None:
+        """A commit's messages at once: new tickets are placed, the others' SLA clocks synced together."""
+        placing = not self_service_holds_new_tickets(self.desk.settings)
+        new = [e.ticket_id for e in events if e.new_ticket and placing]
+        others = [e.ticket_id for e in events if not (e.new_ticket and placing)]
+        await asyncio.gather(*(self.place(ticket_id) for ticket_id in new), self._sla_batch.submit(*others))
 
     async def _on_changed(self, event: TicketChanged) -> None:
         if event.ticket_id is not None and event.what == "transferred":

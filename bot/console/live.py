@@ -57,9 +57,23 @@ class Connection:
     async def send(self, frame: dict) -> None:
         await self.send_text(json.dumps(frame))
 
+    def fits(self, text: str) -> bool:
+        """Whether the frame goes out without waiting: the socket's buffer stays below the mark where
+        aiohttp waits for the peer to read (then the send needs send_text's timeout)."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return False
+        return transport.get_write_buffer_size() + 4 * len(text) < transport.get_write_buffer_limits()[1]
+
     async def send_text(self, text: str) -> None:
         """Send a frame serialized already (the hub serializes each push once, whatever the number of sockets)."""
         if self.ws.closed:
+            return
+        if self.fits(text):  # no timer needed: nothing to wait for
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                pass
             return
         try:
             async with asyncio.timeout(SEND_TIMEOUT):  # no task per frame, unlike wait_for
@@ -199,23 +213,35 @@ class Hub:
                 mine = is_mine(row, c.viewer)
                 if mine not in texts:
                     texts[mine] = json.dumps({"type": "ticket", "ticket": data, "mine": mine})
-                sends.append(c.send_text(texts[mine]))
+                sends.append((c, texts[mine]))
             elif row.id in c.seen:
                 c.forget(row.id)
-                sends.append(c.send({"type": "gone", "ticket": row.number}))
-        await asyncio.gather(*sends)
+                sends.append((c, json.dumps({"type": "gone", "ticket": row.number})))
+        await _send_all(sends)
 
     async def _to_watchers(self, row, targets: list[Connection], frame: dict, skip_operator: int | None = None) -> None:
         watchers = [c for c in targets if row.id in c.watching and c.viewer.id != skip_operator
                     and c.viewer.can_see_ticket(row.queue_id, row.assignee_id)]
         if watchers:
             text = json.dumps(frame)
-            await asyncio.gather(*(c.send_text(text) for c in watchers))
+            await _send_all([(c, text) for c in watchers])
 
     async def _operator_typing(self, row, targets: list[Connection], operator_id: int) -> None:
         name = next((c.viewer.display_name for c in targets if c.viewer.id == operator_id), "An operator")
         await self._to_watchers(row, targets, {"type": "typing", "ticket": row.number, "who": "operator", "name": name},
                                 skip_operator=operator_id)
+
+
+async def _send_all(sends: list[tuple[Connection, str]]) -> None:
+    """Frames that go out at once are written in turn (no task each); the rest wait side by side."""
+    waiting = []
+    for conn, text in sends:
+        if conn.fits(text):
+            await conn.send_text(text)
+        else:
+            waiting.append(conn.send_text(text))
+    if waiting:
+        await asyncio.gather(*waiting)
 
 
 HUB = web.AppKey("console_hub", Hub)

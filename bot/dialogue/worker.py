@@ -39,15 +39,15 @@ class DialogueWorker:
         # Only a speed-up: forgetting it (a restart) costs one failed batch.
         self._suspects: set[int] = set()
 
-    async def on_message_received(self, _event: MessageReceived) -> None:
+    async def on_messages_received(self, _events: list[MessageReceived]) -> None:
         self._loop.wake()
 
     async def start(self) -> None:
-        self.desk.bus.subscribe(MessageReceived, self.on_message_received, everywhere=True)
+        self.desk.bus.subscribe(MessageReceived, self.on_messages_received, everywhere=True, batch=True)
         self._loop.start(self.desk.sessions.kw["bind"])
 
     async def stop(self) -> None:
-        self.desk.bus.unsubscribe(MessageReceived, self.on_message_received)
+        self.desk.bus.unsubscribe(MessageReceived, self.on_messages_received)
         await self._loop.stop()
 
     async def run_once(self) -> int:

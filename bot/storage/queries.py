@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from bot.access import Viewer
@@ -223,18 +223,24 @@ async def conversation(session, channel: str, chat_id: str, after_id: int = 0, l
 
 
 async def conversations(session, channel: str, after: dict[str, int], limit: int = 500) -> dict[str, list[ConversationEntry]]:
-    """`conversation` of several chats at once, each after its own id, oldest first; at most ``limit`` in all."""
+    """`conversation` of several chats at once, each after its own id, oldest first.
+
+    One statement of one shape (an IN list after the lowest id, the rest sorted out here), so
+    SQLAlchemy builds it from its cache: an OR of one term per chat cost more than the read. At most
+    ``limit`` rows are read; a chat cut short gets its messages from its id without a gap up to the
+    cut. Callers keep the ids close (a chat far behind the others reads on its own).
+    """
     if not after:
         return {}
     rows = await session.execute(
         select(Message, Ticket.chat_id).options(selectinload(Message.attachments), selectinload(Message.operator))
         .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Ticket.channel == channel, or_(*(and_(Ticket.chat_id == chat_id, Message.id > after_id)
-                                                for chat_id, after_id in after.items())))
+        .where(Ticket.channel == channel, Ticket.chat_id.in_(list(after)), Message.id > min(after.values()))
         .order_by(Message.id).limit(limit))
     found: dict[str, list[ConversationEntry]] = {}
     for m, chat_id in rows:
-        found.setdefault(chat_id, []).append(_entry(m, m.operator.display_name if m.operator else ""))
+        if m.id > after[chat_id]:
+            found.setdefault(chat_id, []).append(_entry(m, m.operator.display_name if m.operator else ""))
     return found
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 TYPING_EVERY_SECONDS = 2.0  # a visitor's typing reaches the console at most this often
 CATCH_UP_BATCH = 100  # visitors whose catch-ups share one read
+# A shared read starts after the lowest of its visitors' ids; one further behind than this reads on its own.
+SHARED_SPAN = 2000
 # Messages at or below a socket's cursor looked at again for one that committed late (after newer ones
 # were shown). By count, not by age: it fails only if this many newer messages of the same
 # conversation were shown while one transaction was still open, and it needs no clocks in agreement.
@@ -176,7 +178,9 @@ class WebchatChannel:
     async def _catch_up_together(self, stored: dict[str, set[int]]) -> None:
         conns = {visitor: self.connections(visitor) for visitor in stored}
         after = {visitor: min(c.read for c in cs) for visitor, cs in conns.items() if cs}
-        found = await self.desk.conversations(CHANNEL, after) if after else {}
+        high = max(after.values(), default=0)
+        shared = {visitor: read for visitor, read in after.items() if read >= high - SHARED_SPAN}
+        found = await self.desk.conversations(CHANNEL, shared) if shared else {}
         for visitor, cs in conns.items():
             for conn in cs:
                 await conn.take(found.get(visitor, []), after[visitor], stored[visitor], self.fetcher(visitor),

@@ -235,6 +235,15 @@ async def test_a_console_socket_that_stops_reading_is_dropped_not_waited_for(mon
         def abort(self):
             self.aborted = True
 
+        def is_closing(self):
+            return False
+
+        def get_write_buffer_size(self):
+            return 80 * 1024  # the peer stopped reading: past asyncio's high-water mark
+
+        def get_write_buffer_limits(self):
+            return 16 * 1024, 64 * 1024
+
     monkeypatch.setattr(live, "SEND_TIMEOUT", 0)
     transport = Transport()
     anna = SimpleNamespace(username="anna")
