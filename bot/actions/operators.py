@@ -1,6 +1,7 @@
 """Operators, their console sessions and API tokens."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -18,8 +19,15 @@ from bot.errors import InvalidInput, NotFound
 from bot.storage.models import ApiToken, AuditEvent, Operator, OperatorSession, Queue, utcnow
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so timing does not reveal which usernames exist.
+    Made on first use: an argon2 hash costs about 0.4 s of CPU, which every process importing this paid."""
+    return _hasher.hash("not-a-real-password")
+
+
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # the login form reads no more; argon2 would hash megabytes slowly
 
@@ -127,7 +135,7 @@ async def log_in(desk: Desk, username: str, password: str) -> tuple[str, Viewer]
         s = unit.session
         operator = await _load(s, username=username)
         try:
-            _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
+            _hasher.verify(operator.password_hash if operator else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if operator is None or not operator.active:
