@@ -9,8 +9,8 @@ transaction for all of them costs about as much as one for each. Rules kept here
   item is written again in a transaction of its own, so one failure fails only its own caller;
 - items with the same key never share a batch: the later one waits for the next, so it sees the
   earlier one committed (de-duplication stays the database's job).
-There is no timer: a batch is whatever arrived while the previous one was being written, so a
-lone caller is not delayed. The writer gets the whole batch at once, so it may write it with a few
+There is no timer: a batch is whatever arrived while the previous one was being written (and, on
+SQLite, while it waited for the write lock), so a lone caller is not delayed. The writer gets the whole batch at once, so it may write it with a few
 set-based statements instead of a few per item (bot/actions/inbox_batch.py); it returns one result
 per item, in order.
 """
@@ -50,15 +50,7 @@ class GroupCommit(Generic[Item]):
 
     async def _drain(self) -> None:
         while self._pending:
-            batch, keys, later = [], set(), []
-            for item, future in self._pending:
-                key = self.key(item)
-                if key in keys or len(batch) >= self.max_batch:
-                    later.append((item, future))
-                else:
-                    keys.add(key)
-                    batch.append((item, future))
-            self._pending = later
+            batch: list[tuple[Item, asyncio.Future]] = []
             try:
                 await self._write_batch(batch)
             except Exception:  # never leave a caller waiting, whatever went wrong
@@ -67,17 +59,36 @@ class GroupCommit(Generic[Item]):
                     if not future.done():
                         future.set_exception(RuntimeError("the write was not committed"))
 
+    def _take(self) -> list[tuple[Item, asyncio.Future]]:
+        """The next batch from what is waiting: at most max_batch items, no two with the same key."""
+        batch, keys, later = [], set(), []
+        for item, future in self._pending:
+            key = self.key(item)
+            if key in keys or len(batch) >= self.max_batch:
+                later.append((item, future))
+            else:
+                keys.add(key)
+                batch.append((item, future))
+        self._pending = later
+        return batch
+
     async def _write_batch(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
-        if len(batch) == 1:
-            return await self._write_alone(*batch[0])
+        """Fill `batch` and write it; the batch is taken once the transaction has begun.
+
+        On SQLite that is once this process's turn at the write lock has come (bot/actions/context.py),
+        so whatever arrived while waiting for it joins this batch instead of waiting for the next.
+        """
         try:
             async with unit_of_work(self.desk) as unit:
+                batch += self._take()
                 results = await self.write(self.desk, unit, [item for item, _future in batch])
                 if len(results) != len(batch):
                     raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
         except Exception as exc:
             # Rolled back: nothing of this batch is stored. Each item again on its own, so only
             # the item at fault fails (or each fails for itself, if the database is down).
+            if not batch:  # the transaction did not even begin
+                batch += self._take()
             logger.info("a batch of %d writes failed (%s); writing them one by one", len(batch), type(exc).__name__)
             for item, future in batch:
                 await self._write_alone(item, future)
