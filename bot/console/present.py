@@ -50,19 +50,22 @@ def ticket_dict(row: TicketRow, zone: tzinfo) -> dict:
 
 def message_dict(m: Message, number: int, client_name: str, zone: tzinfo) -> dict:
     """One message of the history; outbound ones carry their delivery status and its reason."""
+    operator_name = m.operator.display_name if m.operator is not None else ""
+    return message_fields(m, operator_name, [(a.id, a.filename, a.size) for a in m.attachments], number, client_name,
+                          zone)
+
+
+def message_fields(m, operator_name: str, attachments, number: int, client_name: str, zone: tzinfo) -> dict:
+    """`message_dict` of a Message or of a history row (bot/storage/history.py: the same attribute names),
+    its author's name and its attachments as (id, filename, size)."""
     outbound = m.direction == "out"
     # "" where the console names the author itself (the bot, the desk, an unnamed client), in the viewer's language.
-    if m.author_kind == "client":
-        author_name = client_name or ""
-    elif m.operator is not None:
-        author_name = m.operator.display_name
-    else:
-        author_name = ""
+    author_name = (client_name or "") if m.author_kind == "client" else (operator_name or "")
     return {
         "id": m.id, "ticket": number, "author": m.author_kind, "author_name": author_name, "channel": m.channel,
         "outbound": outbound, "text": m.text, "at": when(m.created_at, zone),
         "delivery": m.delivery_status if outbound else "", "error": m.delivery_error if outbound else "",
-        "attachments": [{"id": a.id, "name": a.filename, "size": a.size} for a in m.attachments],
+        "attachments": [{"id": i, "name": name, "size": size} for i, name, size in attachments],
         "folded": m.folded_text, "automated": m.automated, "original": bool(m.raw_key or m.html_key),
         "edited": when(m.edited_at, zone),  # when the client last changed it; "" if never
     }

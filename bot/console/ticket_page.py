@@ -9,11 +9,12 @@ from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.console.live import HUB
 from bot.console.language import translator
-from bot.console.present import ACTIVE, message_dict, note_dict, ticket_dict
+from bot.console.present import ACTIVE, message_fields, note_dict, ticket_dict
 from bot.dialogue.state import DialogueState
 from bot.dialogue.summary import summary_note
 from bot.feedback.console_pages import ticket_feedback
 from bot.storage import queries
+from bot.storage.history import client_history_rows
 from bot.web import DESK
 
 
@@ -52,8 +53,10 @@ def _fold_bot_parts(entries: list[dict], bot_parts: dict[int, tuple[int, int | N
 
 
 def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone,
-              bot_parts: dict[int, tuple[int, int | None]] | None = None) -> list[dict]:
-    """Messages and notes in time order, with a divider wherever the ticket changes."""
+              bot_parts: dict[int, tuple[int, int | None]] | None = None, files=None) -> list[dict]:
+    """Messages (history rows, their attachments in `files` by message id) and notes in time order, with a
+    divider wherever the ticket changes."""
+    files = files or {}
     numbers = {t.id: t for t in tickets}
     items = [(m.created_at, 0, m.id, m.ticket_id, "message", m) for m in messages]
     items += [(n.created_at, 1, n.id, n.ticket_id, "note", n) for n in notes]
@@ -64,7 +67,10 @@ def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone,
             entries.append(Entry(kind="divider", number=t.number, channel=t.channel, status=t.status,
                                  current=ticket_id == current_id))
             last_ticket = ticket_id
-        data = message_dict(item, t.number, client_name, zone) if kind == "message" else note_dict(item, t.number, zone)
+        if kind == "message":
+            data = message_fields(item, item.operator_name, files.get(item.id, ()), t.number, client_name, zone)
+        else:
+            data = note_dict(item, t.number, zone)
         entries.append(Entry(data, kind=kind, ticket_id=ticket_id))
     return _fold_bot_parts(entries, bot_parts or {})
 
@@ -104,7 +110,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         ids = {t.id for t in tickets}
         # The newest messages only, unless asked for the whole history: a page of thousands renders slowly.
         everything = request.query.get("history") == "all"
-        history = await queries.client_history(s, row.client_id, limit=HISTORY_LIMIT if everything else HISTORY_SHOWN)
+        history, files = await client_history_rows(s, row.client_id, limit=HISTORY_LIMIT if everything else HISTORY_SHOWN)
         messages = [m for m in history if m.ticket_id in ids]
         earlier = 0 if everything else await queries.count_messages(s, sorted(ids)) - len(messages)
         notes = await queries.notes_of_tickets(s, sorted(ids))
@@ -116,7 +122,7 @@ async def show_ticket(request: web.Request, visit: Visit, number: int, *, status
         feedback = await ticket_feedback(s, desk.settings, row.id, row.client_id)
     await record_read(desk, viewer.id, "console", ticket_id=row.id)
     zone = request.app[HUB].zone
-    timeline = _timeline(messages, notes, tickets, row.id, row.client_name, zone, bot_parts)
+    timeline = _timeline(messages, notes, tickets, row.id, row.client_name, zone, bot_parts, files)
     _summaries_in_viewers_language(timeline, summaries, translator(request, desk.settings.desk.default_language))
     return page(
         request, visit, "ticket.html", status,
