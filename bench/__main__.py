@@ -157,26 +157,14 @@ def routing_quality(samples: int) -> list[dict]:
 MODULES = ("webchat", "memory", "console", "newtickets", "telegram", "email")
 
 
-def _prepare_templates() -> None:
-    """Both kinds of desk database (`helpline db upgrade`, and `operators add` for desks with an operator)
-    made side by side before anything is timed: each is a CLI start of about 2 s of CPU."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from bench.deskproc import BenchDesk
-    from bench.figures import DeskProcesses
-
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
-        made = [pool.submit(BenchDesk(Path(tmp), "", "template").template),
-                pool.submit(DeskProcesses(Path(tmp)).template)]
-        for future in made:
-            future.result()
-
-
 def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
     import importlib
 
-    with timed("desk database templates"):
-        _prepare_templates()
+    from bench.dbtemplates import prepare_all
+    from bench.figures import OPERATOR, PASSWORD
+
+    with timed("desk database templates"):  # made before anything is timed, copied for every desk
+        prepare_all(database_url or "", (OPERATOR, PASSWORD))
     figures = []
     for name in MODULES:
         try:

@@ -10,28 +10,17 @@ import contextlib
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.figures import (  # noqa: F401 (re-exported)
-    copy_database, free_port, pg_recreate, print_figures, private_pg_url, sqlite_template, stop_process,
-)
+from bench.dbtemplates import SOURCE, copy_pg, copy_sqlite, helpline_cmd
+from bench.figures import free_port, pg_recreate, print_figures, private_pg_url, stop_process  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "s" * 40
-
-
-# Run the desk from another checkout of helpline (e.g. a commit exported with `git archive`) to compare versions.
-SOURCE = Path(os.environ["HELPLINE_BENCH_SOURCE"]).resolve() if os.environ.get("HELPLINE_BENCH_SOURCE") else ROOT
-
-
-def helpline_cmd() -> list[str]:
-    script = Path(sys.executable).parent / "helpline"
-    return [str(script)] if script.exists() and SOURCE == ROOT else [sys.executable, "-m", "bot.cli"]
 
 
 class BenchDesk:
@@ -88,10 +77,6 @@ title = "General"
 """)
         return config
 
-    def template(self) -> Path:
-        """The migrated SQLite database these desks start from; made on first use."""
-        return sqlite_template(helpline_cmd(), SOURCE, self._env(), ("db", "upgrade"))
-
     def cli(self, *args: str) -> str:
         done = subprocess.run(helpline_cmd() + [*args, "--config", str(self.workdir / "helpline.toml")],
                               capture_output=True, text=True, env=self._env(), cwd=SOURCE, timeout=180)
@@ -102,11 +87,10 @@ title = "General"
     async def start(self, ready=None, timeout: float = 90.0) -> None:
         """Migrate, start `helpline run`, wait for /healthz (and ``ready()``, an extra async check)."""
         self._write_config()
-        if self.pg_name:
-            await pg_recreate(self.database_url)
-            await asyncio.to_thread(self.cli, "db", "upgrade")
-        else:  # migrated once per bench process by the same CLI, copied for each desk
-            copy_database(await asyncio.to_thread(self.template), self.workdir / "data")
+        if self.pg_name:  # the schema made once per bench run, copied for each desk (bench/dbtemplates.py)
+            await copy_pg(self.database_url, None)
+        else:
+            await asyncio.to_thread(copy_sqlite, None, self.workdir / "data")
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(helpline_cmd() + ["run", "--config", str(self.workdir / "helpline.toml")],
                                          stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=SOURCE,

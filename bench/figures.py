@@ -6,18 +6,14 @@ processes, so the load generator never shares an event loop with what it measure
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import os
 import resource
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from bench.dbtemplates import SOURCE, copy_pg, copy_sqlite, helpline_cmd, pg_recreate  # noqa: F401 (re-exported)
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "s" * 40
+OPERATOR = "benchop"
 PASSWORD = "bench-" + secrets.token_hex(8)  # the bench operator's, one per bench process (desks share a template)
 
 
@@ -116,26 +115,6 @@ def private_pg_url(url: str, suffix: str) -> str:
     return urlunsplit(parts._replace(path="/" + (parts.path.lstrip("/") or "postgres") + "_" + suffix))
 
 
-async def pg_recreate(url: str, *, drop_only: bool = False) -> None:
-    """Drop and create (or only drop) the database named in a postgresql+asyncpg URL (through `postgres`)."""
-    import asyncpg
-
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-    name = parts.path.lstrip("/")
-    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def _helpline() -> list[str]:
-    exe = Path(sys.executable).parent / "helpline"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli"]
-
-
 async def wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 60.0) -> None:
     """Poll `url` until it answers 200; fail early if the process died."""
     deadline = time.monotonic() + timeout
@@ -162,50 +141,6 @@ def stop_process(proc: subprocess.Popen | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # every bench process starts a session of its own
     proc.wait(timeout=10)
-
-
-TEMPLATE_CONFIG = """
-[desk]
-name = "bench desk"
-data_dir = "data"
-default_queue = "general"
-
-[web]
-host = "127.0.0.1"
-port = 8080
-secret_key = "env:HELPLINE_SECRET_KEY"
-
-[[queues]]
-name = "general"
-title = "General"
-"""
-_templates: dict[tuple, Path] = {}
-_templates_lock = threading.Lock()
-
-
-def sqlite_template(cmd: list[str], cwd: Path, env: dict, args: tuple[str, ...], stdin: str | None = None) -> Path:
-    """A desk's SQLite database made once per bench process by `helpline <args>` (migrations applied, queue
-    "general"), for `copy_database` to give each desk: a CLI start costs about 2 s of CPU (imports, migrations)."""
-    key = (tuple(cmd), str(cwd), args, stdin)
-    with _templates_lock:
-        if key not in _templates:
-            folder = Path(tempfile.mkdtemp(prefix="helpline-bench-template-"))
-            atexit.register(shutil.rmtree, folder, True)
-            (folder / "data").mkdir()
-            (folder / "helpline.toml").write_text(TEMPLATE_CONFIG)
-            done = subprocess.run(cmd + [*args, "--config", str(folder / "helpline.toml")], input=stdin,
-                                  capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
-            if done.returncode != 0:
-                raise RuntimeError(f"helpline {' '.join(args)} failed ({done.returncode}): {done.stderr[-1500:]}")
-            _templates[key] = folder / "data" / "helpline.db"
-        return _templates[key]
-
-
-def copy_database(template: Path, data_dir: Path) -> None:
-    """The template's files (the database, and its WAL if one was left) into a desk's data folder."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for f in template.parent.glob(template.name + "*"):
-        shutil.copyfile(f, data_dir / f.name)
 
 
 @dataclass
@@ -241,7 +176,7 @@ class DeskProcesses:
     workdir: Path
     database_url: str = ""  # empty: SQLite in the data dir
     extra_config: str = ""
-    operator: str = "benchop"
+    operator: str = OPERATOR
     password: str = field(default_factory=lambda: PASSWORD)
     ports: list[int] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -259,8 +194,8 @@ class DeskProcesses:
         return env
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(_helpline() + [*args, "--config", str(self.config)], input=stdin, capture_output=True,
-                              text=True, env=self.env(), cwd=ROOT, timeout=300)
+        done = subprocess.run(helpline_cmd() + [*args, "--config", str(self.config)], input=stdin, capture_output=True,
+                              text=True, env=self.env(), cwd=SOURCE, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"helpline {' '.join(args)} failed ({done.returncode}): {done.stderr[-1500:]}")
         return done.stdout
@@ -286,26 +221,19 @@ secret_key = "env:HELPLINE_SECRET_KEY"
 name = "general"
 title = "General"
 """)
-        # `operators add` applies the migrations and creates the queues first (one CLI start instead of two);
-        # on SQLite once per bench process, copied for each desk (its own queues come at `helpline run`).
+        # The database: a copy of the bench run's template with the schema, the queue and the operator (one
+        # CLI start saved per desk); the desk's own queues come at `helpline run`.
         if self.database_url:
-            self.cli(*self._operator_args(), stdin=self.password + "\n")
+            asyncio.run(copy_pg(self.database_url, (self.operator, self.password)))
         else:
-            copy_database(self.template(), self.workdir / "data")
-
-    def _operator_args(self) -> tuple[str, ...]:
-        return ("operators", "add", self.operator, "--role", "operator", "--queues", "general", "--password-stdin")
-
-    def template(self) -> Path:
-        """The SQLite database (schema, queue, operator) this kind of desk starts from; made on first use."""
-        return sqlite_template(_helpline(), ROOT, self.env(), self._operator_args(), self.password + "\n")
+            copy_sqlite((self.operator, self.password), self.workdir / "data")
 
     async def start(self, count: int = 1) -> None:
         for _ in range(count):
             port = free_port()
             log_file = open(self.workdir / f"server-{len(self.procs)}.log", "w")
-            proc = subprocess.Popen(_helpline() + ["run", "--config", str(self.config), "--port", str(port)],
-                                    stdout=log_file, stderr=subprocess.STDOUT, env=self.env(), cwd=ROOT,
+            proc = subprocess.Popen(helpline_cmd() + ["run", "--config", str(self.config), "--port", str(port)],
+                                    stdout=log_file, stderr=subprocess.STDOUT, env=self.env(), cwd=SOURCE,
                                     start_new_session=True)
             log_file.close()
             self.ports.append(port)
