@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 
 from bot.actions.context import Desk, Unit, unit_of_work
 from bot.config import Settings
@@ -51,17 +51,25 @@ async def sync_sla(unit: Unit, settings: Settings, ticket: Ticket, now: datetime
     return found
 
 
+# Built once: a burst of follow-ups syncs every few milliseconds, and building a statement cost more than running it.
+_QUEUE_NAMES = select(Queue.id, Queue.name).where(Queue.id.in_(bindparam("ids", expanding=True)))
+_LIGHTS = select(TicketSla).where(TicketSla.ticket_id.in_(bindparam("ids", expanding=True)))
+_DEADLINES = select(SlaDeadline).where(SlaDeadline.ticket_id.in_(bindparam("ids", expanding=True)))
+_TICKETS = (select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)), Ticket.routed_at.is_not(None))
+            .order_by(Ticket.id))
+
+
 async def sync_sla_many(unit: Unit, settings: Settings, tickets: list[Ticket], now: datetime) -> None:
     """`sync_sla` for several tickets, reading what all of them need in four queries."""
     if not tickets:
         return
     s = unit.session
     ids = [t.id for t in tickets]
-    queues = dict((await s.execute(select(Queue.id, Queue.name).where(Queue.id.in_({t.queue_id for t in tickets})))).all())
+    queues = dict((await s.execute(_QUEUE_NAMES, {"ids": list({t.queue_id for t in tickets})})).all())
     events = await rq.timelines(s, tickets)
-    rows = {r.ticket_id: r for r in (await s.execute(select(TicketSla).where(TicketSla.ticket_id.in_(ids)))).scalars()}
+    rows = {r.ticket_id: r for r in (await s.execute(_LIGHTS, {"ids": ids})).scalars()}
     existing: dict[int, dict[str, SlaDeadline]] = {i: {} for i in ids}
-    for d in (await s.execute(select(SlaDeadline).where(SlaDeadline.ticket_id.in_(ids)))).scalars():
+    for d in (await s.execute(_DEADLINES, {"ids": ids})).scalars():
         existing[d.ticket_id][d.key] = d
     calendar = sla_calendar(settings)
     for ticket in tickets:
@@ -129,8 +137,7 @@ async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) 
     now = now or utcnow()
     try:
         async with unit_of_work(desk) as unit:
-            tickets = list((await unit.session.execute(
-                select(Ticket).where(Ticket.id.in_(ids), Ticket.routed_at.is_not(None)).order_by(Ticket.id))).scalars())
+            tickets = list((await unit.session.execute(_TICKETS, {"ids": ids})).scalars())
             for ticket in tickets:
                 if ticket.status in ("resolved", "closed"):
                     await _clear(unit, ticket.id)
