@@ -201,6 +201,31 @@ async def test_catch_ups_of_several_visitors_share_one_read_and_a_short_page_rea
     assert sorted(desk.single_reads) == [("a", 3), ("b", 2)]
 
 
+async def test_a_visitor_far_behind_the_others_reads_on_its_own_and_misses_nothing():
+    from bot.config import WebchatSettings
+    from channels.webchat import adapter
+    from channels.webchat.adapter import WebchatChannel
+
+    desk = FakeDesk({"a": [1], "b": [adapter.SHARED_SPAN + 10]})
+    chat = WebchatChannel(WebchatSettings(), desk)
+    sockets = {v: FakeSocket() for v in "ab"}
+    conns = {v: Connection(ws, v, "127.0.0.1") for v, ws in sockets.items()}
+    for v, conn in conns.items():
+        chat.register(conn)
+        await conn.replay(chat.fetcher(v), 0)
+    desk.stored["a"].append(adapter.SHARED_SPAN + 11)
+    desk.stored["b"].append(adapter.SHARED_SPAN + 12)
+    desk.shared_reads.clear()
+    await asyncio.gather(chat.catch_up("a", newest=adapter.SHARED_SPAN + 11),
+                         chat.catch_up("b", newest=adapter.SHARED_SPAN + 12))
+    for conn in conns.values():
+        await conn.close()
+    assert desk.shared_reads == [{"b": adapter.SHARED_SPAN + 10}]  # "a" would drag every id since 1 into it
+    assert [f["message_id"] for f in sockets["a"].frames if f["type"] == "message"] == [1, adapter.SHARED_SPAN + 11]
+    assert [f["message_id"] for f in sockets["b"].frames if f["type"] == "message"] == \
+        [adapter.SHARED_SPAN + 10, adapter.SHARED_SPAN + 12]
+
+
 async def chat_after_a_late_commit():
     """A socket that was shown 1 and 3; then 2 commits late and 4 arrives."""
     from bot.config import WebchatSettings
