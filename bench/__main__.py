@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from bench.figures import figure, pg_recreate, print_figures, private_pg_url
+from bench.dbtemplates import copy_pg, copy_sqlite, prepare_all
+from bench.figures import OPERATOR, PASSWORD, figure, pg_recreate, print_figures, private_pg_url
 from bot.actions.context import Desk
 from bot.actions.inbox import receive_message
 from bot.actions.setup import sync_queues
@@ -49,6 +50,10 @@ async def _fresh_desk(url: str, data_dir: Path) -> Desk:
     except BaseException:
         await engine.dispose()
         raise
+    return await _desk_on(engine, url, data_dir)
+
+
+async def _desk_on(engine, url: str, data_dir: Path) -> Desk:
     settings = parse_settings({"desk": {"data_dir": str(data_dir), "database_url": url},
                                "web": {"secret_key": "bench-secret-key-0123456789-abcdefghijkl"}}, "bench")
     desk = Desk(session_factory(engine), EventBus(), settings, AttachmentStore(data_dir / "att", 10**7, ()))
@@ -60,13 +65,16 @@ async def _fresh_desk(url: str, data_dir: Path) -> Desk:
 async def private_desk(server_url: str | None, tag: str):
     """A fresh desk in a database of its own, removed afterwards: a SQLite file in a temporary folder, or
     `<db>_<tag>` created on the PostgreSQL server of `server_url` and dropped, so the database the URL
-    names (perhaps a real desk's) is never written."""
+    names (perhaps a real desk's) is never written. Either is a copy of the run's migrated template."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = private_pg_url(server_url, tag) if server_url else f"sqlite+aiosqlite:///{tmp}/{tag}.db"
         if server_url:
-            await pg_recreate(url)
+            url = private_pg_url(server_url, tag)
+            await copy_pg(url, None)
+        else:
+            await asyncio.to_thread(copy_sqlite, None, Path(tmp) / "db")
+            url = f"sqlite+aiosqlite:///{tmp}/db/helpline.db"
         try:
-            desk = await _fresh_desk(url, Path(tmp))
+            desk = await _desk_on(create_engine(url), url, Path(tmp))
             try:
                 yield desk
             finally:
@@ -160,11 +168,6 @@ MODULES = ("webchat", "memory", "console", "newtickets", "telegram", "email")
 def _measure_modules(quick: bool, database_url: str | None) -> list[dict]:
     import importlib
 
-    from bench.dbtemplates import prepare_all
-    from bench.figures import OPERATOR, PASSWORD
-
-    with timed("desk database templates"):  # made before anything is timed, copied for every desk
-        prepare_all(database_url or "", (OPERATOR, PASSWORD))
     figures = []
     for name in MODULES:
         try:
@@ -224,6 +227,8 @@ def main() -> int:
     n = 100 if args.quick else 2000
     figures = []
     started = time.perf_counter()
+    with timed("desk database templates"):  # made before anything is timed, copied for every desk
+        prepare_all(args.database_url, (OPERATOR, PASSWORD))
     print(f"measuring on SQLite ({n} messages per figure)...", file=sys.stderr)
     with timed("inbox (SQLite)"):
         figures += asyncio.run(measure(None, "SQLite", n))
