@@ -10,9 +10,9 @@ transaction for all of them costs about as much as one for each. Rules kept here
 - items with the same key never share a batch: the later one waits for the next, so it sees the
   earlier one committed (de-duplication stays the database's job).
 There is no timer: a batch is whatever arrived while the previous one was being written (and, on
-SQLite, while it waited for the write lock), so a lone caller is not delayed. The writer gets the whole batch at once, so it may write it with a few
-set-based statements instead of a few per item (bot/actions/inbox_batch.py); it returns one result
-per item, in order.
+SQLite, while it waited for the write lock), so a lone caller is not delayed. The writer gets the
+whole batch at once, so it may write it with a few set-based statements instead of a few per item
+(bot/actions/inbox_batch.py); it returns one result per item, in order.
 """
 from __future__ import annotations
 
