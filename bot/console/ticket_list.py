@@ -6,7 +6,7 @@ from aiohttp import web
 from bot.console.auth import Visit, operator_page
 from bot.console.layout import N_, page
 from bot.console.live import HUB
-from bot.console.present import is_mine, ticket_dict
+from bot.console.present import Shown, is_mine, ticket_dict
 from bot.storage import queries
 from bot.storage.models import utcnow
 from bot.web import DESK
@@ -31,6 +31,6 @@ async def ticket_list(request: web.Request, visit: Visit) -> web.Response:
         rows = await queries.list_tickets(s, visit.viewer, status=None if status == "all" else status,
                                           queue=queue or None, mine_or_unassigned=scope == "mine")
     zone = request.app[HUB].zone
-    tickets = [{**ticket_dict(r, zone), "mine": is_mine(r, visit.viewer)} for r in rows]
+    tickets = [Shown(ticket_dict(r, zone), mine=is_mine(r, visit.viewer)) for r in rows]
     return page(request, visit, "tickets.html", tickets=tickets, counts=counts, statuses=STATUSES, scopes=SCOPES,
                 filters={"status": status, "queue": queue, "scope": scope}, rendered_at=rendered_at.isoformat())

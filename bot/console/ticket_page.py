@@ -9,7 +9,7 @@ from bot.console.auth import Visit, operator_page
 from bot.console.layout import not_found, page
 from bot.console.live import HUB
 from bot.console.language import translator
-from bot.console.present import ACTIVE, message_fields, note_dict, ticket_dict
+from bot.console.present import ACTIVE, Shown, message_fields, note_dict, ticket_dict
 from bot.dialogue.state import DialogueState
 from bot.dialogue.summary import summary_note
 from bot.feedback.console_pages import ticket_feedback
@@ -22,16 +22,7 @@ HISTORY_SHOWN = 200  # messages a ticket page shows by default; the rest behind 
 HISTORY_LIMIT = 2000  # with ?history=all
 
 
-class Entry(dict):
-    """A timeline entry the template reads as attributes (`e.text`) straight from its keys.
-
-    Jinja looks `e.text` up with getattr first and falls back to the key only after an
-    AttributeError; on a 1,000-message ticket those failed lookups were a quarter of the render.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.__dict__ = self
+Entry = Shown  # a timeline entry
 
 
 def _fold_bot_parts(entries: list[dict], bot_parts: dict[int, tuple[int, int | None]]) -> list[dict]:
