@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from bot.access import Viewer
@@ -222,25 +222,41 @@ async def conversation(session, channel: str, chat_id: str, after_id: int = 0, l
     return [_entry(m, m.operator.display_name if m.operator else "") for m in rows.scalars()]
 
 
+# The columns a conversation entry needs, read as plain rows: ORM messages with their attachments and
+# authors loaded cost more than the read itself for every web chat follow-up.
+_ENTRY_COLUMNS = select(Message.id, Message.direction, Message.author_kind, Operator.display_name, Message.text,
+                        Message.created_at, Message.external_id, Message.choices, Ticket.chat_id) \
+    .join(Ticket, Ticket.id == Message.ticket_id).outerjoin(Operator, Operator.id == Message.operator_id)
+_SHARED_CONVERSATIONS = _ENTRY_COLUMNS.where(
+    Ticket.channel == bindparam("channel"), Ticket.chat_id.in_(bindparam("chats", expanding=True)),
+    Message.id > bindparam("floor")).order_by(Message.id).limit(bindparam("limit"))
+_ATTACHMENTS_OF = select(StoredAttachment.message_id, StoredAttachment.filename, StoredAttachment.content_type,
+                         StoredAttachment.size, StoredAttachment.storage_key, StoredAttachment.id) \
+    .where(StoredAttachment.message_id.in_(bindparam("ids", expanding=True))).order_by(StoredAttachment.id)
+
+
 async def conversations(session, channel: str, after: dict[str, int], limit: int = 500) -> dict[str, list[ConversationEntry]]:
     """`conversation` of several chats at once, each after its own id, oldest first.
 
-    One statement of one shape (an IN list after the lowest id, the rest sorted out here), so
-    SQLAlchemy builds it from its cache: an OR of one term per chat cost more than the read. At most
-    ``limit`` rows are read; a chat cut short gets its messages from its id without a gap up to the
-    cut. Callers keep the ids close (a chat far behind the others reads on its own).
+    One statement of one shape (an IN list after the lowest id, the rest sorted out here), built
+    once: an OR of one term per chat cost more than the read. At most ``limit`` rows are read; a
+    chat cut short gets its messages from its id without a gap up to the cut. Callers keep the ids
+    close (a chat far behind the others reads on its own).
     """
     if not after:
         return {}
-    rows = await session.execute(
-        select(Message, Ticket.chat_id).options(selectinload(Message.attachments), selectinload(Message.operator))
-        .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Ticket.channel == channel, Ticket.chat_id.in_(list(after)), Message.id > min(after.values()))
-        .order_by(Message.id).limit(limit))
+    rows = [r for r in await session.execute(_SHARED_CONVERSATIONS, {
+        "channel": channel, "chats": list(after), "floor": min(after.values()), "limit": limit}) if r[0] > after[r[8]]]
+    files: dict[int, list[Attachment]] = {}
+    if rows:
+        for message_id, *fields, attachment_id in await session.execute(_ATTACHMENTS_OF, {"ids": [r[0] for r in rows]}):
+            files.setdefault(message_id, []).append(Attachment(*fields[:3], storage_key=fields[3], id=attachment_id))
     found: dict[str, list[ConversationEntry]] = {}
-    for m, chat_id in rows:
-        if m.id > after[chat_id]:
-            found.setdefault(chat_id, []).append(_entry(m, m.operator.display_name if m.operator else ""))
+    for id_, direction, author_kind, author_name, text_, created_at, external_id, choices, chat_id in rows:
+        found.setdefault(chat_id, []).append(ConversationEntry(
+            id=id_, direction=Direction(direction), author_kind=AuthorKind(author_kind), author_name=author_name or "",
+            text=text_, created_at=created_at, external_id=external_id or "", attachments=tuple(files.get(id_, ())),
+            choices=tuple(choices or ())))
     return found
 
 
