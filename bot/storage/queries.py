@@ -324,11 +324,14 @@ async def ticket_row_by_id(session, ticket_id: int) -> TicketRow | None:
     return TicketRow(*row) if row else None
 
 
+_TICKET_ROWS_BY_IDS = _ticket_rows_query().where(Ticket.id.in_(bindparam("ids", expanding=True)))
+
+
 async def ticket_rows_by_ids(session, ticket_ids) -> dict[int, TicketRow]:
     """Several ticket rows by id in one query, unfiltered (the live hub reads a batch of events at once)."""
     if not ticket_ids:
         return {}
-    rows = await session.execute(_ticket_rows_query().where(Ticket.id.in_(list(ticket_ids))))
+    rows = await session.execute(_TICKET_ROWS_BY_IDS, {"ids": list(ticket_ids)})
     return {r.id: r for r in (TicketRow(*row) for row in rows)}
 
 
