@@ -7,7 +7,6 @@ the threshold that sends unsure messages to triage means the same thing for ever
 """
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,26 +47,36 @@ class _FastScorer:
     scikit-learn spends milliseconds validating a one-row input; the work itself (n-grams, a few
     hundred weight lookups, a softmax) takes a tenth of that. This reads only public fitted
     attributes (vocabulary_, idf_, coef_, intercept_), and `TextClassifier` checks it against
-    `predict_proba` when a model is loaded, falling back to the pipeline if they disagree.
+    `predict_proba` when a model is trained or loaded, falling back to the pipeline if they disagree.
+    The same numbers, saved as plain arrays (router/compiled.py), load without scikit-learn.
     """
 
-    def __init__(self, pipeline) -> None:
+    def __init__(self, parts: list[dict], weights, intercept) -> None:
         import numpy as np
 
+        self.parts = [(p["analyzer"], p["vocabulary"], np.asarray(p["idf"], dtype=np.float64), p["offset"], p["sublinear"])
+                      for p in parts]
+        self.weights = np.ascontiguousarray(weights, dtype=np.float64)  # features x queues
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> tuple["_FastScorer", list[dict]]:
+        """The scorer and, for saving, its parts as plain values (spec, terms in index order, idf, ...)."""
+        from router.compiled import analyzer_spec, build_analyzer
+
         union, model = pipeline.named_steps["features"], pipeline.named_steps["model"]
-        self.parts = []
+        parts = []
         offset = 0
         for _name, vectorizer in union.transformer_list:
             # Every part folds the text the same way: fold once, then analyze without preprocessing.
             if vectorizer.preprocessor is not fold:
                 raise ValueError("a vectorizer with another preprocessor")
-            bare = copy.copy(vectorizer)
-            bare.preprocessor, bare.lowercase = None, False
-            self.parts.append((bare.build_analyzer(), vectorizer.vocabulary_,
-                               vectorizer.idf_.astype(np.float64), offset, vectorizer.sublinear_tf))
+            spec = analyzer_spec(vectorizer)
+            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+            parts.append({"spec": spec, "analyzer": build_analyzer(spec), "vocabulary": vectorizer.vocabulary_,
+                          "terms": terms, "idf": vectorizer.idf_, "offset": offset, "sublinear": bool(vectorizer.sublinear_tf)})
             offset += len(vectorizer.vocabulary_)
-        self.weights = np.ascontiguousarray(model.coef_.T, dtype=np.float64)  # features x queues
-        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+        return cls(parts, model.coef_.T, model.intercept_), parts
 
     def probabilities(self, text: str, folded: str | None = None):
         import numpy as np
@@ -92,21 +101,36 @@ class _FastScorer:
 
 
 class TextClassifier:
-    """A trained text -> queue model; `predict` does no I/O."""
+    """A trained text -> queue model; `predict` does no I/O.
 
-    def __init__(self, pipeline) -> None:
-        self.pipeline = pipeline
-        self.labels: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
-        self._fast = self._checked_fast_path(pipeline)
+    Made from a pipeline (trained, or unpickled), or from a saved scorer (`compiled`, router/compiled.py)
+    with `load_pipeline` to unpickle the pipeline only when something needs it (saving it again)."""
+
+    def __init__(self, pipeline=None, *, compiled: dict | None = None, load_pipeline=None) -> None:
+        self._pipeline, self._load_pipeline = pipeline, load_pipeline
+        self.parts: list[dict] = []
+        if compiled is not None:
+            self.labels: tuple[str, ...] = compiled["labels"]
+            self._fast = _FastScorer(compiled["parts"], compiled["weights"], compiled["intercept"])
+        else:
+            self.labels = tuple(str(c) for c in pipeline.classes_)
+            self._fast = self._checked_fast_path(pipeline)
+
+    @property
+    def pipeline(self):
+        if self._pipeline is None:
+            self._pipeline = self._load_pipeline()
+        return self._pipeline
 
     def _checked_fast_path(self, pipeline) -> _FastScorer | None:
         import numpy as np
 
         try:
-            fast = _FastScorer(pipeline)
+            fast, parts = _FastScorer.from_pipeline(pipeline)
             probes = ["where is my order NW-123456?", "Здравствуйте, двойное списание 20 EUR", "Köszönöm!", "x"]
             expected = pipeline.predict_proba(probes)
             if all(np.allclose(fast.probabilities(t), row, atol=1e-6) for t, row in zip(probes, expected)):
+                self.parts = parts
                 return fast
         except (AttributeError, KeyError, TypeError, ValueError):
             pass
