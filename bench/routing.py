@@ -79,18 +79,41 @@ async def assignment_times(desk, samples: int) -> tuple[float, float]:
     return (await assignment_figures(desk, samples, with_choice=False))["transaction"]
 
 
+async def expected_choice(desk, ticket_id: int, now) -> int | None:
+    """The pure policy's choice among every present operator of the ticket's queue with their exact
+    loads, read without pages or indexes: what the paged decision must agree with."""
+    from bot.routing_settings import capacity_of, queue_policy
+    from bot.storage import routing_queries as rq
+
+    async with desk.sessions() as s:
+        ticket, queue = (await s.execute(select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
+                                         .where(Ticket.id == ticket_id))).one()
+        grace = desk.settings.router.assignment.presence_grace_seconds
+        rows = await rq.operator_rows(s, ticket.queue_id, now, grace)
+        loads = await rq.loads(s, now, queue_id=ticket.queue_id)
+    facts = TicketFacts(ticket.id, queue, ticket.channel, ticket.language, ticket.priority, None, ticket.relaxed)
+    candidates = [Candidate(op_id, level or 1, frozenset(languages or ()), capacity_of(desk.settings, capacity),
+                            loads.get(op_id, {}), "online", last) for op_id, level, languages, capacity, last in rows]
+    choice = choose_operator(facts, candidates, queue_policy(desk.settings, queue))
+    return choice.id if choice else None
+
+
 async def assignment_figures(desk, samples: int, with_choice: bool = True) -> dict[str, tuple[float, float]]:
     """p50/p99 in ms of the whole assignment transaction and, when asked, of choosing an operator
-    (the read-only decision: ticket, facts, operators and loads, policy) just before it."""
+    (the read-only decision: ticket, facts, operators and loads, policy) just before it; every
+    fifth choice is checked against the policy over the queue's every operator (untimed)."""
     rng = random.Random(7)
     waiting = await fill(desk, rng)
     rng.shuffle(waiting)
     chosen, whole = [], []
-    for ticket_id in waiting[:samples]:
+    for i, ticket_id in enumerate(waiting[:samples]):
         if with_choice:
+            now = utcnow()
             started = time.perf_counter()
-            await preview_assignment(desk, ticket_id)
+            operator = await preview_assignment(desk, ticket_id, now)
             chosen.append((time.perf_counter() - started) * 1000)
+            if i % 5 == 0 and operator != (expected := await expected_choice(desk, ticket_id, now)):
+                raise RuntimeError(f"ticket {ticket_id}: the desk chose operator {operator}, the policy {expected}")
         started = time.perf_counter()
         await assign_ticket(desk, ticket_id)
         whole.append((time.perf_counter() - started) * 1000)
