@@ -19,18 +19,27 @@ logger = logging.getLogger(__name__)
 
 
 async def cancel_task(task: asyncio.Task | None) -> None:
-    """Cancel a worker's task and wait until it has ended; safe with None or a finished task."""
+    """Cancel a worker's task and wait until it has ended; safe with None or a finished task.
+
+    A cancel of the caller itself while it waits is passed on, not taken for the task's own end."""
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise
 
 
 async def wait_for_wake(wake: asyncio.Event, seconds: float) -> None:
-    """Sleep until something wakes the worker or the time is up, whichever comes first."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(wake.wait(), seconds)
+    """Sleep until something wakes the worker or the time is up, whichever comes first.
+
+    asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that arrives as the wait ends,
+    and the worker then never stops."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
 
 
 class PassLoop:

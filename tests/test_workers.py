@@ -45,3 +45,25 @@ async def test_wake_cuts_the_idle_wait_short():
     await asyncio.wait_for(second.wait(), 10)
     await loop.stop()
     assert len(passes) == 2
+
+
+async def test_stop_ends_the_loop_even_when_a_wake_comes_at_the_same_moment():
+    """Python 3.11's wait_for swallowed a cancel that met a finished wait: the loop ran on and stop() never returned
+    (a desk that could not shut down; seen as a test teardown stuck for 600 s on PostgreSQL)."""
+    passes = []
+    idle = asyncio.Event()
+
+    async def run_pass():
+        passes.append(1)
+
+    def pause(_result):
+        idle.set()
+        return 3600
+
+    loop = PassLoop("test", run_pass, pause)
+    loop.start()
+    await asyncio.wait_for(idle.wait(), 10)
+    loop.wake()  # the wait ends on the next turn, just as the cancel arrives
+    async with asyncio.timeout(10):  # a guard: before the fix this awaited for ever
+        await loop.stop()
+    assert passes == [1]

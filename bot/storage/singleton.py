@@ -64,7 +64,8 @@ async def _hold(conn: asyncpg.Connection, body: Callable[[], Awaitable[None]], e
             done, _ = await asyncio.wait({work}, timeout=every)
             if done:
                 break
-            await asyncio.wait_for(conn.fetchval("SELECT 1"), every)
+            async with asyncio.timeout(every):  # not wait_for: on Python 3.11 it can swallow the stop's cancel
+                await conn.fetchval("SELECT 1")
         work.result()
     finally:
         if not work.done():

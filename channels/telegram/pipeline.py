@@ -101,8 +101,9 @@ class Pipeline:
                 while True:
                     album.grew.clear()
                     try:
-                        await asyncio.wait_for(album.grew.wait(), self.album_wait)
-                    except asyncio.TimeoutError:
+                        async with asyncio.timeout(self.album_wait):  # not wait_for: it can swallow a stop's cancel
+                            await album.grew.wait()
+                    except TimeoutError:
                         break
                 # From here on a new item starts a new album, which is added to this stored message.
                 del self._albums[key]
