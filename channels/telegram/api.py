@@ -1,83 +1,27 @@
 """The Bot API through aiogram: one Bot per configured bot, and its errors sorted into what we do next.
 
 This is the only module of the channel that imports aiogram (about 3 s of start-up), so the
-desk's other code, and a config check, never pay for it. Every error leaving here is one of
-the classes below, its text free of the token.
+desk's other code, and a config check, never pay for it. The hot calls (getUpdates,
+sendMessage) go as plain JSON on aiogram's session (wire.py). Every error leaving here is one of
+channels.telegram.errors, its text free of the token.
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
-
 from aiogram import Bot
 from aiogram import exceptions as tg
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import GetUpdates, SendMessage
-from aiogram.methods.base import Response
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import BufferedInputFile
 
-from bot.errors import HelplineError
+from channels.telegram import wire
+from channels.telegram.errors import (Blocked, Conflict, RateLimited, Refused, TelegramError, TokenRejected,  # noqa: F401 (re-exported)
+                                      TooLarge, Unreachable)
 from channels.telegram.redact import protect, redact
 
 REQUEST_TIMEOUT = 30  # seconds for one call; getUpdates adds its long-poll time
 CHECK_TIMEOUT = 10  # getMe at start-up: fail fast, retry in the background
-
-
-class TelegramError(HelplineError):
-    """A Bot API call failed; the subclass says how."""
-
-
-class TokenRejected(TelegramError):
-    """401/404: the token is wrong or revoked. Retrying cannot help; the admin must fix the config."""
-
-
-class Blocked(TelegramError):
-    """403: the user blocked the bot (or deleted their account); messages cannot reach them."""
-
-
-class RateLimited(TelegramError):
-    """429: wait ``retry_after`` seconds before sending to that chat again."""
-
-    def __init__(self, message: str, retry_after: float):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Refused(TelegramError):
-    """400 and other refusals of this very request: sending it again gets the same answer."""
-
-
-class Conflict(TelegramError):
-    """409: a webhook is set, or another process is polling this bot."""
-
-
-class Unreachable(TelegramError):
-    """Network errors, timeouts, 5xx: Telegram may answer later."""
-
-
-class TooLarge(TelegramError):
-    """A file over the size the desk accepts."""
-
-
-class RawGetUpdates(GetUpdates):
-    """getUpdates answering JSON objects: normalize reads the wire format, and an update that
-    aiogram's models cannot parse (a newer Bot API) never blocks the queue behind it."""
-
-    __returning__ = list[dict[str, Any]]
-
-
-class RawSendMessage(SendMessage):
-    """sendMessage answering the JSON object: the desk needs only the message id, so the whole
-    Message model (the sender, the chat, entities) is not built for every message sent."""
-
-    __returning__ = dict[str, Any]
-
-
-# aiogram parses every answer as Response[method.__returning__]; pydantic keeps such a class only
-# while something refers to it, so without these references it was built again for each call.
-PARSED_ANSWERS = (Response[list[dict[str, Any]]], Response[dict[str, Any]])
 
 
 @dataclass(frozen=True)
@@ -126,14 +70,25 @@ class BotAPI:
         except Exception as exc:
             raise translate(exc) from None
 
+    async def _json(self, method: str, params: dict, timeout: float):
+        session = await self.bot.session.create_session()
+        return await wire.call(session, self.bot.session.api.api_url(self.bot.token, method), params, timeout)
+
     async def get_me(self, timeout: int = CHECK_TIMEOUT) -> BotInfo:
         me = await self._call(self.bot.get_me(request_timeout=timeout))
         return BotInfo(me.id, me.username or "")
 
     async def get_updates(self, offset: int | None, timeout: int, allowed: tuple[str, ...], limit: int = 100) -> list[dict]:
         """Updates from ``offset`` on; calling with an offset confirms every update before it (Bot API)."""
-        method = RawGetUpdates(offset=offset, timeout=timeout, limit=limit, allowed_updates=list(allowed))
-        return await self._call(self.bot(method, request_timeout=REQUEST_TIMEOUT + timeout))
+        params = {"timeout": timeout, "limit": limit, "allowed_updates": list(allowed)}
+        if offset is not None:
+            params["offset"] = offset
+        # JSON objects, not aiogram's models: normalize reads the wire format, and an update that
+        # aiogram cannot parse (a newer Bot API) never blocks the queue behind it.
+        updates = await self._json("getUpdates", params, REQUEST_TIMEOUT + timeout)
+        if not isinstance(updates, list):
+            raise Unreachable("getUpdates answered without a list of updates")
+        return updates
 
     async def download(self, file_id: str, limit: int) -> bytes:
         """A file's bytes (getFile, then the file URL), refused as TooLarge past ``limit`` bytes."""
@@ -161,11 +116,13 @@ class BotAPI:
 
     async def send_text(self, chat_id: str, html: str, *, keyboard: list[list[dict]] | None = None,
                         reply_to: int | None = None) -> int:
-        markup = InlineKeyboardMarkup.model_validate({"inline_keyboard": keyboard}) if keyboard else None
-        reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
-        method = RawSendMessage(chat_id=chat_id, text=html, parse_mode="HTML", reply_markup=markup,
-                                reply_parameters=reply)
-        sent = await self._call(self.bot(method, request_timeout=REQUEST_TIMEOUT))
+        """sendMessage in HTML; the desk needs only the message id, so no Message model is built."""
+        params: dict = {"chat_id": chat_id, "text": html, "parse_mode": "HTML"}
+        if keyboard:
+            params["reply_markup"] = {"inline_keyboard": keyboard}
+        if reply_to:
+            params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
+        sent = await self._json("sendMessage", params, REQUEST_TIMEOUT)
         message_id = sent.get("message_id") if isinstance(sent, dict) else None
         if not isinstance(message_id, int) or isinstance(message_id, bool):
             raise Unreachable("sendMessage answered without a message id")
