@@ -19,17 +19,12 @@ logger = logging.getLogger(__name__)
 
 
 async def cancel_task(task: asyncio.Task | None) -> None:
-    """Cancel a worker's task and wait until it has ended; safe with None or a finished task.
-
-    A cancel of the caller itself while it waits is passed on, not taken for the task's own end."""
+    """Cancel a worker's task and wait until it has ended; safe with None or a finished task."""
     if task is None:
         return
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        if asyncio.current_task().cancelling():
-            raise
 
 
 async def wait_for_wake(wake: asyncio.Event, seconds: float) -> None:

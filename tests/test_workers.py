@@ -64,6 +64,6 @@ async def test_stop_ends_the_loop_even_when_a_wake_comes_at_the_same_moment():
     loop.start()
     await asyncio.wait_for(idle.wait(), 10)
     loop.wake()  # the wait ends on the next turn, just as the cancel arrives
-    async with asyncio.timeout(10):  # a guard: before the fix this awaited for ever
-        await loop.stop()
+    async with asyncio.timeout(10):  # a guard: before the fix the loop ran on and stop() waited for ever
+        await loop.stop()  # called, not scheduled: its cancel arrives in the same turn as the wake
     assert passes == [1]
