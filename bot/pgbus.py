@@ -130,8 +130,9 @@ class PgEventBus(EventBus):
         while True:
             if self._flushed is not None and self._outgoing and self._runner and not self._runner.done():
                 try:
-                    await asyncio.wait_for(self._flushed.wait(), 5.0)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(5.0):
+                        await self._flushed.wait()
+                except TimeoutError:
                     logger.warning("event notifications still unsent after 5 s")
             if self._incoming:
                 await asyncio.sleep(0)  # heard, to be handed on at the next loop turn
@@ -205,10 +206,12 @@ class PgEventBus(EventBus):
             if not self._outgoing:
                 self._flushed.set()
                 self._queued.clear()
-                try:
-                    await asyncio.wait_for(self._queued.wait(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), KEEPALIVE_SECONDS)
+                try:  # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow stop()'s cancel
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        await self._queued.wait()
+                except TimeoutError:
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        await conn.fetchval("SELECT 1")
                 continue
             batch = [self._outgoing[i] for i in range(min(len(self._outgoing), SEND_BATCH))]
             try:
