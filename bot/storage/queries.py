@@ -129,15 +129,6 @@ async def client_card(session, client_id: int) -> tuple[Client, list[ChannelIden
     return client, identities
 
 
-async def client_history(session, client_id: int, limit: int = 2000) -> list[Message]:
-    """Every message of every ticket of the client, across channels, oldest first."""
-    rows = await session.execute(
-        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
-        .join(Ticket, Ticket.id == Message.ticket_id).where(Ticket.client_id == client_id)
-        .order_by(Message.id.desc()).limit(limit))
-    return list(reversed(list(rows.scalars())))
-
-
 async def count_messages(session, ticket_ids) -> int:
     """How many messages these tickets hold (the ticket page tells how many it left out)."""
     ids = list(ticket_ids)

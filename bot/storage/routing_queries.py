@@ -28,9 +28,7 @@ def waiting_since():
 
 def assignable(now: datetime):
     """Tickets the router may hand out now: placed, open, nobody holds or is being offered them."""
-    return and_(Ticket.routed_at.is_not(None), Ticket.assignee_id.is_(None),
-                Ticket.status.in_(ASSIGNABLE_STATUSES),
-                or_(Ticket.offered_to_id.is_(None), Ticket.offer_expires_at <= now))
+    return assignable_row(Ticket.__table__, now)
 
 
 def present(now: datetime, grace_seconds: float):
@@ -78,7 +76,7 @@ DecidedTicket = namedtuple("DecidedTicket", TICKET_COLUMNS)
 
 
 def assignable_row(t, now):
-    """`assignable` for a Core alias of the tickets table."""
+    """`assignable` for the tickets table or a Core alias of it (the decision statement's `decided`)."""
     return and_(t.c.routed_at.is_not(None), t.c.assignee_id.is_(None), t.c.status.in_(ASSIGNABLE_STATUSES),
                 or_(t.c.offered_to_id.is_(None), t.c.offer_expires_at <= now))
 
