@@ -146,6 +146,7 @@ def cross_validated_macro_f1(folds: int = 5) -> float | None:
 
     if not DEV.exists():
         return None
+    import sklearn.linear_model  # noqa: F401 (loads SciPy's BLAS first: threadpoolctl limits only what is loaded)
     from threadpoolctl import threadpool_limits
 
     examples = read_examples(DEV)
