@@ -192,5 +192,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.routing", description="assignment time at scale")
     parser.add_argument("--database-url", default="", help="PostgreSQL server to measure on (in a database of its own beside the named one)")
     parser.add_argument("--samples", type=int, default=500, help="waiting tickets to assign (default 500)")
+    parser.add_argument("--cv", action="store_true", help="print only the classifier's 5-fold CV macro-F1 "
+                        "(JSON; null without dev.csv), as `python -m bench` runs it beside another part")
     args = parser.parse_args()
-    asyncio.run(_main(args.database_url, args.samples))
+    if args.cv:
+        import json
+
+        print(json.dumps(cross_validated_macro_f1()))
+    else:
+        asyncio.run(_main(args.database_url, args.samples))
