@@ -95,7 +95,7 @@ async def _assign_in(unit: Unit, desk: Desk, ticket_id: int, now: datetime) -> P
     s = unit.session
     excluded: set[int] = set()
     while True:
-        decision = await decide(unit, desk, ticket_id, now, excluded, lock=True)
+        decision = await decide(s, desk, ticket_id, now, excluded, lock=True)
         if decision is None or decision.choice is None:
             return None
         ticket, queue, policy, choice = decision.ticket, decision.queue, decision.policy, decision.choice
@@ -120,10 +120,18 @@ async def _assign_in(unit: Unit, desk: Desk, ticket_id: int, now: datetime) -> P
 
 
 async def preview_assignment(desk: Desk, ticket_id: int, now: datetime | None = None) -> int | None:
-    """The operator the queue's policy would choose for the ticket now; reads only (nothing is written)."""
+    """The operator the queue's policy would choose for the ticket now; reads only (nothing is written).
+
+    It reads on a pooled connection, without a session. On PostgreSQL it reads in autocommit: no
+    BEGIN and ROLLBACK round trips, and each statement still sees what was committed when it
+    started, as in a read-committed transaction (the assignment transaction checks again anyway).
+    """
     now = now or utcnow()
-    async with desk.sessions() as s:
-        decision = await decide(Unit(s), desk, ticket_id, now)
+    engine = desk.sessions.kw["bind"]
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        decision = await decide(conn, desk, ticket_id, now)
         return decision.choice.id if decision and decision.choice else None
 
 

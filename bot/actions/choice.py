@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
-from bot.actions.context import Desk, Unit
+from bot.actions.context import Desk
 from bot.routing_settings import capacity_of, queue_policy
 from bot.storage import routing_queries as rq
 from router.assign import (
@@ -20,7 +21,9 @@ from router.assign import (
 )
 
 PAGE = 64  # operators read in the first page (1 in 500 bench choices reads a second); later pages double
+STEP = 8  # rows turned into candidates at a time: the choice is usually settled within the first few
 _ORDER = "choice_order"  # desk.state: the order the last decision read in, the guess for the next one
+_POLICIES = "choice_policies"  # desk.state: queue name -> QueuePolicy (settings never change in a desk)
 
 
 @dataclass(frozen=True)
@@ -33,61 +36,78 @@ class Decision:
     choice: Candidate | None
 
 
-async def decide(unit: Unit, desk: Desk, ticket_id: int, now: datetime, excluded: set[int] = frozenset(),
+def _policy(desk: Desk, queue: str) -> QueuePolicy:
+    policies = desk.state.setdefault(_POLICIES, {})
+    if queue not in policies:
+        policies[queue] = queue_policy(desk.settings, queue)
+    return policies[queue]
+
+
+async def decide(db, desk: Desk, ticket_id: int, now: datetime, excluded: set[int] = frozenset(),
                  lock: bool = False) -> Decision | None:
     """The policy's choice for a ticket, or None when it is not assignable now (or its queue is manual
     or has nobody present); the ticket locked (SKIP LOCKED) when asked.
 
+    `db` is the assignment's session, or a pooled connection for a preview (anything that executes).
     The first statement reads the ticket with a page in the order guessed from the last decision;
     a queue whose policy reads in another order reads its page again.
     """
-    s, settings = unit.session, desk.settings
+    settings = desk.settings
     grace = settings.router.assignment.presence_grace_seconds
     guess = desk.state.get(_ORDER, "load")
 
     async def page(order: str | None, **kw):
-        return await rq.decision_page(s, ticket_id, now, grace, order=order or "load", lock=lock, **kw)
+        return await rq.decision_page(db, ticket_id, now, grace, order=order or "load", lock=lock, **kw)
 
     ticket, queue, rows = await page(guess, **({} if guess is None else {"limit": PAGE}))
     if ticket is None:
         return None
-    policy = queue_policy(settings, queue)
+    policy = _policy(desk, queue)
     if policy.strategy == "manual":
         return Decision(ticket, queue, policy, None)
     order = search_order(policy)
     if order != guess:
         desk.state[_ORDER] = order
         _, _, rows = await page(order, **({} if order is None else {"limit": PAGE}))
-    preferred = await rq.previous_operators(s, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
+    preferred = await rq.previous_operators(db, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
     # Operators who refused the ticket are left out by the decision statement itself.
     # No waiting time: it orders a queue's backlog, never the operators.
     facts = TicketFacts(ticket.id, queue, ticket.channel, ticket.language, ticket.priority, None, ticket.relaxed,
                         preferred)
     collected: dict[int, Candidate] = {}
-    exact = await rq.loads(s, now, queue_id=ticket.queue_id) if order is None else None
+    exact = await rq.loads(db, now, queue_id=ticket.queue_id) if order is None else None
+    default_capacity = MappingProxyType(capacity_of(settings, None))
 
-    def take(rows: list[tuple]) -> None:
-        for op_id, level, languages, capacity, last, _floor, held, on_channel in rows:
+    def take(rows) -> None:
+        for row in rows:
+            op_id, level, languages, capacity, last, _floor, held, on_channel = row[:rq.OPERATOR_COLUMNS]
             if op_id in excluded:
                 continue
             # Paged, only the ticket's channel and the total matter (free room, least busy): the
             # rest of the load is kept under "" so the total stays right.
             load = exact.get(op_id, {}) if exact is not None else {ticket.channel: on_channel, "": held - on_channel}
-            collected[op_id] = Candidate(op_id, level or 1, languages, capacity_of(settings, capacity), load, ONLINE, last)
+            collected[op_id] = Candidate(op_id, level or 1, rq.languages(languages), rq.capacity(capacity) or default_capacity,
+                                         load, ONLINE, rq.moment(last))
+
+    def decided() -> Decision:
+        return Decision(ticket, queue, policy, choose_operator(facts, collected.values(), policy))
 
     if policy.strategy == "sticky" and preferred:
         take((await page("load", only_ids=preferred))[2])
-    take(rows)
     if order is None:
-        return Decision(ticket, queue, policy, choose_operator(facts, list(collected.values()), policy))
+        take(rows)
+        return decided()
     offset, size = 0, PAGE
     while True:
-        choice = choose_operator(facts, list(collected.values()), policy)
+        # Rows come in rank order of their floor (loads without live offers, which only add): once
+        # the last row taken ranks after the choice, no later row, on this page or the next, can beat it.
+        for start in range(0, len(rows), STEP):
+            take(rows[start:start + STEP])
+            choice = choose_operator(facts, collected.values(), policy)
+            op_id, level, _languages, _capacity, last, floor, *_ = rows[min(start + STEP, len(rows)) - 1]
+            if settled(choice, Candidate(op_id, level or 1, load={"": floor}, last_assigned_at=rq.moment(last)), facts, policy):
+                return Decision(ticket, queue, policy, choice)
         if len(rows) < size:
-            return Decision(ticket, queue, policy, choice)
-        op_id, level, _languages, _capacity, last, floor, _held, _on_channel = rows[-1]
-        if settled(choice, Candidate(op_id, level or 1, load={"": floor}, last_assigned_at=last), facts, policy):
-            return Decision(ticket, queue, policy, choice)
+            return decided()
         offset, size = offset + size, size * 2
         rows = (await page(order, offset=offset, limit=size))[2]
-        take(rows)

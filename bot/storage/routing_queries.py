@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, namedtuple
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from types import MappingProxyType
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, type_coerce
 
 from bot.storage.models import (
     AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, OperatorSession, Queue,
@@ -73,6 +73,7 @@ _DECIDED = Ticket.__table__.alias("decided")
 # decision); the policy does not read them, and the refusals' cut-off is compared in SQL.
 TICKET_COLUMNS = ("id", "version", "queue_id", "status", "channel", "language", "priority", "relaxed", "client_id")
 DecidedTicket = namedtuple("DecidedTicket", TICKET_COLUMNS)
+OPERATOR_COLUMNS = 8  # an operator row of the decision statement: these first, then the ticket's and its queue's
 
 
 def assignable_row(t, now):
@@ -97,11 +98,12 @@ def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bo
     on_channel = select(func.coalesce(func.sum(OperatorLoad.held), 0)).where(
         OperatorLoad.operator_id == Operator.id, OperatorLoad.channel == t.c.channel).scalar_subquery()
     queue_of = select(Ticket.queue_id).where(Ticket.id == bindparam("ticket_id")).scalar_subquery()
-    query = (select(*(t.c[name] for name in TICKET_COLUMNS), Queue.name,
-                    Operator.id, member.level, cast(Operator.languages, String), cast(Operator.capacity, String),
-                    Operator.last_assigned_at,
+    # The operator's texts and time come as stored: a decision converts only the rows it looks at.
+    query = (select(Operator.id, member.level, cast(Operator.languages, String), cast(Operator.capacity, String),
+                    type_coerce(Operator.last_assigned_at, String),
                     member.held.label("floor"), (member.held + _offered()).label("held"),
-                    (on_channel + _offered(t.c.channel)).label("on_channel"))
+                    (on_channel + _offered(t.c.channel)).label("on_channel"),
+                    *(t.c[name] for name in TICKET_COLUMNS), Queue.name)
              .select_from(operator_queues).join(Operator, Operator.id == member.operator_id)
              .join(t, t.c.id == bindparam("ticket_id")).join(Queue, Queue.id == t.c.queue_id)
              .where(member.queue_id == queue_of, t.c.queue_id == member.queue_id, assignable_row(t, bindparam("now")),
@@ -122,12 +124,14 @@ def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bo
 
 async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: float, *, order: str,
                         lock: bool = False, offset: int = 0, limit: int | None = None, only_ids=None):
-    """(ticket, queue name, operators) for deciding a ticket, or (None, None, []) when the ticket is not
+    """(ticket, queue name, operator rows) for deciding a ticket, or (None, None, []) when the ticket is not
     assignable now or its queue has nobody present who has not refused it.
 
-    The ticket is a DecidedTicket, locked (SKIP LOCKED) when asked. Operators are
-    (id, level, languages, capacity, last_assigned_at, floor, held, held on the ticket's channel), languages
-    a frozenset, capacity read-only, in `order`:
+    `session` is a session or a connection. The ticket is a DecidedTicket, locked (SKIP LOCKED) when
+    asked. Each operator row starts with OPERATOR_COLUMNS values (more follow: ignore them):
+    (id, level, languages, capacity, last_assigned_at, floor, held, held on the ticket's channel),
+    languages, capacity and last_assigned_at as stored, for `languages()`, `capacity()` and `moment()`
+    (a decision converts only the rows it looks at), in `order`:
     "load": level, tickets held (`floor`: without live offers), longest since last assigned, id;
     "turn": level, longest since last assigned, id (round robin). `held` adds live offers.
     """
@@ -142,21 +146,30 @@ async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: f
     rows = (await session.execute(query, params)).all()
     if not rows:
         return None, None, []
-    split = len(TICKET_COLUMNS)
     first = rows[0]
-    return (DecidedTicket(*first[:split]), first[split], [(op_id, level, _languages(languages), _capacity(capacity), *rest)
-                                  for op_id, level, languages, capacity, *rest in (r[split + 1:] for r in rows)])
+    return DecidedTicket(*first[OPERATOR_COLUMNS:-1]), first[-1], rows
 
 
 # Operators share a few language lists and capacities: each stored text is parsed once (read-only results).
 @lru_cache(maxsize=1024)
-def _languages(raw: str | None) -> frozenset[str]:
+def languages(raw: str | None) -> frozenset[str]:
+    """An operator's languages from the decision statement's text."""
     return frozenset(json.loads(raw) or ()) if raw else frozenset()
 
 
 @lru_cache(maxsize=1024)
-def _capacity(raw: str | None):
+def capacity(raw: str | None):
+    """An operator's own capacity per channel (read-only; empty: the default applies)."""
     return MappingProxyType(json.loads(raw) or {}) if raw else MappingProxyType({})
+
+
+def moment(raw) -> datetime | None:
+    """A time as the driver returned it, made what UTCDateTime makes of it: asyncpg gives datetimes,
+    SQLite the text SQLAlchemy stored (ISO 8601, UTC without an offset)."""
+    if raw is None:
+        return None
+    value = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 async def held_on(session, now: datetime, operator_id: int, channel: str) -> int:
