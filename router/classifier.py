@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from router.text import fold
 
 Progress = Callable[[str], None]
+RECENT_KEPT = 1024  # predictions remembered by text (see TextClassifier.predict)
 
 
 def build_pipeline(c: float = 20.0):
@@ -109,6 +110,7 @@ class TextClassifier:
     def __init__(self, pipeline=None, *, compiled: dict | None = None, load_pipeline=None) -> None:
         self._pipeline, self._load_pipeline = pipeline, load_pipeline
         self.parts: list[dict] = []
+        self._recent: dict[str, Prediction] = {}  # text -> prediction, oldest first
         if compiled is not None:
             self.labels: tuple[str, ...] = compiled["labels"]
             self._fast = _FastScorer(compiled["parts"], compiled["weights"], compiled["intercept"])
@@ -140,9 +142,18 @@ class TextClassifier:
         """The most likely queue of one message (`folded`: `fold(text)`, when the caller has it)."""
         if self._fast is None:
             return self.predict_many([text])[0]
+        # The desk asks twice about most first messages (the bot's queue guess, then the router after the
+        # hand-off): the answer depends on the text alone, so recent ones are remembered.
+        known = self._recent.get(text)
+        if known is not None:
+            return known
         row = self._fast.probabilities(text, folded)
         best = int(row.argmax())
-        return Prediction(self.labels[best], float(row[best]))
+        prediction = Prediction(self.labels[best], float(row[best]))
+        if len(self._recent) >= RECENT_KEPT:
+            del self._recent[next(iter(self._recent))]
+        self._recent[text] = prediction
+        return prediction
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         """Predict several messages (the same numbers as `predict`, one by one)."""

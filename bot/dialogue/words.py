@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
-from router.text import fold
+from router.text import fold as _fold
 
 SHORT_MESSAGE_WORDS = 6  # a single hand-off word counts only in a message this short
 
 
+@lru_cache(maxsize=256)
+def fold(text: str) -> str:
+    """router.text.fold, remembered: one dialogue step checks the same message against many word lists."""
+    return _fold(text)
+
+
+@lru_cache(maxsize=256)
+def _bare(text: str) -> str:
+    """The folded message without punctuation, single-spaced (what ``is_whole`` matches)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+
+
 def _part(part: str) -> str:
     prefix = part.endswith("*")
-    folded = fold(part.rstrip("*")).strip()
+    folded = _fold(part.rstrip("*")).strip()
     return re.escape(folded) + (r"\w*" if prefix else r"\b")
 
 
@@ -28,7 +41,7 @@ class WordList:
     """Words and phrases (a trailing ``*`` matches word beginnings), matched on folded text."""
 
     def __init__(self, words: Iterable[str]):
-        cleaned = sorted({" ".join(w.split()) for w in words if fold(w.replace("*", "")).strip()}, key=len, reverse=True)
+        cleaned = sorted({" ".join(w.split()) for w in words if _fold(w.replace("*", "")).strip()}, key=len, reverse=True)
         self.words = cleaned
         self.phrases = [w for w in cleaned if len(w.split()) > 1]
         self._any = re.compile("|".join(_pattern(w) for w in cleaned)) if cleaned else None
@@ -54,5 +67,5 @@ class WordList:
         """The message says only these words (punctuation aside): "yes", "Igen!", "да, спасибо"."""
         if self._whole is None:
             return False
-        folded = " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+        folded = _bare(text)
         return bool(folded) and bool(self._whole.match(folded))
