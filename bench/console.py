@@ -26,7 +26,8 @@ import aiohttp
 from sqlalchemy import insert, select, update
 
 from bench.figures import (
-    Anchor, DeskProcesses, cpu_seconds, figure, log, percentile, pg_recreate, print_figures, private_pg_url, wait_quiet,
+    Anchor, DeskProcesses, cpu_seconds, figure, insert_ids, log, percentile, pg_recreate, print_figures, private_pg_url,
+    wait_quiet,
 )
 
 TARGET_MS = 50.0
@@ -63,10 +64,9 @@ async def fill(url: str, tickets: int, long_messages: int = 1000) -> int:
         for start in range(0, tickets + 1, BATCH):
             count = min(BATCH, tickets + 1 - start)
             async with engine.begin() as conn:
-                clients = list((await conn.execute(insert(Client.__table__).returning(
-                    Client.id, sort_by_parameter_order=True), [
+                clients = await insert_ids(conn, Client.__table__, [
                     {"display_name": f"Client {start + i}", "email": "", "phone": "", "language": "en", "created_at": now}
-                    for i in range(0, count, PER_CLIENT)])).scalars())
+                    for i in range(0, count, PER_CLIENT)])
                 await conn.execute(insert(ChannelIdentity.__table__), [
                     {"client_id": c, "channel": "webchat", "external_id": secrets.token_hex(16), "display_name": "",
                      "claimed_email": "", "verified": False, "unreachable": False, "unreachable_reason": "",
@@ -86,8 +86,7 @@ async def fill(url: str, tickets: int, long_messages: int = 1000) -> int:
                         "updated_at": created, "last_message_at": created, "handed_off_at": created,
                         "routed_at": created, "queued_at": created,
                         "resolved_at": created + timedelta(hours=1) if status == "resolved" else None})
-                ids = list((await conn.execute(insert(Ticket.__table__).returning(Ticket.id, sort_by_parameter_order=True),
-                                               rows)).scalars())
+                ids = await insert_ids(conn, Ticket.__table__, rows)
                 await conn.execute(insert(Message.__table__), [
                     {"ticket_id": t, "channel": "webchat", "direction": "in", "author_kind": "client", "operator_id": None,
                      "text": r["subject"] + " It was due last week.", "delivery_status": "received",
