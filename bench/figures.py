@@ -43,17 +43,14 @@ def figure(name: str, value: float, unit: str, anchor_name: str, anchor_value: f
 
 
 async def insert_ids(conn, table, rows: list[dict]) -> list[int]:
-    """Insert rows through a Core connection in a transaction; returns their ids in the rows' order.
+    """Insert rows through a Core connection; their ids in the rows' order (bot/storage/bulk.py's way, for a
+    Table): on SQLite RETURNING unordered and sorted, as with sort_by_parameter_order SQLAlchemy would send
+    one statement a row there."""
+    from sqlalchemy import insert
 
-    SQLite promises no order of RETURNING rows, so SQLAlchemy sends `INSERT ... RETURNING` there one
-    row a statement; one executemany and then the newest ids is the same answer (the transaction holds
-    SQLite's only write lock from its first row, and rowids grow in insertion order), several times faster."""
-    from sqlalchemy import insert, select
-
-    if conn.dialect.name != "sqlite":
-        return list((await conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)).scalars())
-    await conn.execute(insert(table), rows)
-    return sorted((await conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(len(rows)))).scalars())
+    if conn.dialect.name == "sqlite":
+        return sorted((await conn.execute(insert(table).returning(table.c.id), rows)).scalars())
+    return list((await conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)).scalars())
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -52,12 +52,10 @@ async def _insert(s, model, rows: list[dict]) -> list[int]:
         return []
     table = model.__table__  # Core, not the ORM's bulk path: several times faster for plain rows
     if s.bind.dialect.name == "sqlite":
-        # SQLite promises no order of RETURNING rows, so SQLAlchemy would send one statement a row to match
-        # ids to rows (6,000 of them for 3,000 tickets). One executemany instead, then the newest ids: the
-        # transaction holds SQLite's only write lock (from the first row to the commit) and rowids grow in insertion order.
-        await s.execute(insert(table), rows)
-        newest = await s.execute(select(table.c.id).order_by(table.c.id.desc()).limit(len(rows)))
-        return sorted(newest.scalars())
+        # SQLite promises no order of RETURNING rows, so with sort_by_parameter_order SQLAlchemy sends one
+        # statement a row (6,000 for 3,000 tickets); unordered it batches, and sorting restores the order
+        # (as bot/storage/bulk.py: rowids grow in insertion order while this transaction holds the write lock).
+        return sorted((await s.execute(insert(table).returning(table.c.id), rows)).scalars())
     result = await s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return list(result.scalars())
 
