@@ -42,7 +42,7 @@ name = "general"
 title = "General"
 """
 _made: dict[tuple, str] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: making the operator kind makes the schema kind first
 
 
 def helpline_cmd() -> list[str]:
@@ -118,13 +118,17 @@ def _make(server_url: str, operator: tuple[str, str] | None) -> str:
     folder = Path(tempfile.mkdtemp(prefix="helpline-bench-template-"))
     atexit.register(shutil.rmtree, folder, True)
     (folder / "data").mkdir()
+    # The operator kind starts as a copy of the schema kind, so a run migrates once.
+    schema = template(server_url, None) if operator else ""
     if server_url:
         name = f"helpline_bench_template_{'operator' if operator else 'schema'}_{os.getpid()}"
         url = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-        asyncio.run(pg_recreate(url))
+        asyncio.run(pg_recreate(url, template=schema))
         atexit.register(lambda: asyncio.run(pg_recreate(url, drop_only=True)))
     else:
         name, url = str(folder / "data" / "helpline.db"), ""
+        if schema:
+            copy_sqlite(None, folder / "data")
     if SOURCE == ROOT:
         asyncio.run(_build(url or f"sqlite+aiosqlite:///{name}", folder / "data", operator))
     else:
