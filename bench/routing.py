@@ -16,11 +16,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, text
-
-from bot.actions.assignment import assign_ticket, preview_assignment
-from bot.storage.models import Client, Operator, Queue, Ticket, operator_queues, utcnow
 from router.assign import Candidate, QueuePolicy, TicketFacts, choose_operator
+
+# The desk's storage and actions are imported where used: `--cv` (run beside another part) needs only router/.
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing" / "dev.csv"
 OPEN_TICKETS = 10_000
@@ -38,6 +36,10 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 async def fill(desk, rng: random.Random) -> list[int]:
     """Operators, clients and open tickets written in Core batches (the ORM's bulk insert went row by row,
     ten seconds on a loaded machine); returns the waiting tickets' ids."""
+    from sqlalchemy import insert, select, text
+
+    from bot.storage.models import Client, Operator, Queue, Ticket, operator_queues, utcnow
+
     now = utcnow()
     async with desk.sessions() as s, s.begin():
         await s.execute(insert(Queue.__table__), [{"name": q, "title": q} for q in DEMO_QUEUES])
@@ -81,8 +83,11 @@ async def assignment_times(desk, samples: int) -> tuple[float, float]:
 async def expected_choice(desk, ticket_id: int, now) -> int | None:
     """The pure policy's choice among every present operator of the ticket's queue with their exact
     loads, read without pages or indexes: what the paged decision must agree with."""
+    from sqlalchemy import select
+
     from bot.routing_settings import capacity_of, queue_policy
     from bot.storage import routing_queries as rq
+    from bot.storage.models import Queue, Ticket
 
     async with desk.sessions() as s:
         ticket, queue = (await s.execute(select(Ticket, Queue.name).join(Queue, Queue.id == Ticket.queue_id)
@@ -101,6 +106,9 @@ async def assignment_figures(desk, samples: int, with_choice: bool = True) -> di
     """p50/p99 in ms of the whole assignment transaction and, when asked, of choosing an operator
     (the read-only decision: ticket, facts, operators and loads, policy) just before it; every
     fifth choice is checked against the policy over the queue's every operator (untimed)."""
+    from bot.actions.assignment import assign_ticket, preview_assignment
+    from bot.storage.models import utcnow
+
     rng = random.Random(7)
     waiting = await fill(desk, rng)
     rng.shuffle(waiting)
@@ -124,6 +132,8 @@ async def assignment_figures(desk, samples: int, with_choice: bool = True) -> di
 
 def choice_times(samples: int) -> tuple[float, float]:
     """The pure policy: one ticket against 1,000 candidate snapshots, in microseconds."""
+    from bot.storage.models import utcnow
+
     rng = random.Random(3)
     now = utcnow()
     candidates = [Candidate(i, rng.choice((1, 2)), frozenset(("en", rng.choice(LANGUAGES))),
