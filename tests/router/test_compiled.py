@@ -70,3 +70,18 @@ def test_the_shipped_model_has_its_scorer_and_it_matches_the_pipeline():
     texts = ["where is my order NW-123456?", "Здравствуйте, двойное списание 20 EUR", "Köszönöm!", "Paldies, viss kārtībā"]
     for text, row in zip(texts, pipeline.predict_proba(texts)):
         assert loaded.probabilities(text) == pytest.approx(dict(zip(loaded.labels, row)), abs=1e-6)
+
+
+def test_a_text_asked_about_again_gets_the_same_answer_from_memory(tiny_model):
+    """The bot's queue guess and the router's decision ask about the same first message: the second answer is
+    remembered, equals what the scorer gives afresh (one by one or in a batch), and memory stays bounded."""
+    from router.classifier import RECENT_KEPT
+
+    remembered = [tiny_model.predict(text) for text in PROBES]
+    assert tiny_model.predict_many(PROBES) == remembered
+    fresh = copy.copy(tiny_model)
+    fresh._recent = {}
+    assert [fresh.predict(text) for text in PROBES] == remembered
+    for i in range(RECENT_KEPT + 10):
+        tiny_model.predict(f"parcel {i}")
+    assert len(tiny_model._recent) == RECENT_KEPT
