@@ -20,9 +20,9 @@ from router.assign import (
     ONLINE, Candidate, QueuePolicy, TicketFacts, choose_operator, search_order, settled,
 )
 
-PAGE = 64  # operators read in the first page (1 in 500 bench choices reads a second); later pages double
+PAGE = 16  # operators read in the first page (bench: none of 1,000 choices read a second); later pages double
 STEP = 8  # rows turned into candidates at a time: the choice is usually settled within the first few
-_ORDER = "choice_order"  # desk.state: the order the last decision read in, the guess for the next one
+_READ = "choice_read"  # desk.state: how the last decision read (order, by language), the guess for the next one
 _POLICIES = "choice_policies"  # desk.state: queue name -> QueuePolicy (settings never change in a desk)
 
 
@@ -49,26 +49,42 @@ async def decide(db, desk: Desk, ticket_id: int, now: datetime, excluded: set[in
     or has nobody present); the ticket locked (SKIP LOCKED) when asked.
 
     `db` is the assignment's session, or a pooled connection for a preview (anything that executes).
-    The first statement reads the ticket with a page in the order guessed from the last decision;
-    a queue whose policy reads in another order reads its page again.
+    The first statement reads the ticket with a page read as guessed from the last decision (the
+    order, and whether only speakers of the ticket's language); a queue whose policy reads
+    otherwise reads its page again.
     """
     settings = desk.settings
     grace = settings.router.assignment.presence_grace_seconds
-    guess = desk.state.get(_ORDER, "load")
+    guess = desk.state.get(_READ, ("load", True))
 
-    async def page(order: str | None, **kw):
-        return await rq.decision_page(db, ticket_id, now, grace, order=order or "load", lock=lock, **kw)
+    async def page(read: tuple[str | None, bool], **kw):
+        order, by_language = read
+        return await rq.decision_page(db, ticket_id, now, grace, order=order or "load", lock=lock,
+                                      by_language=by_language, **kw)
 
-    ticket, queue, rows = await page(guess, **({} if guess is None else {"limit": PAGE}))
+    def first(read: tuple[str | None, bool]):
+        return page(read, **({} if read[0] is None else {"limit": PAGE}))
+
+    done = guess
+    ticket, queue, rows = await first(done)
+    if ticket is None and done[1]:
+        # Nobody present speaks the ticket's language (or it is not assignable): whether the
+        # language matters is for its queue to say.
+        done = (done[0], False)
+        ticket, queue, rows = await first(done)
     if ticket is None:
         return None
     policy = _policy(desk, queue)
     if policy.strategy == "manual":
         return Decision(ticket, queue, policy, None)
-    order = search_order(policy)
-    if order != guess:
-        desk.state[_ORDER] = order
-        _, _, rows = await page(order, **({} if order is None else {"limit": PAGE}))
+    read = (search_order(policy), policy.language_required)
+    if read != guess:
+        desk.state[_READ] = read
+    if read[1] and done != guess:
+        return Decision(ticket, queue, policy, None)  # it needs a speaker, and none is present
+    if read != done:
+        _, _, rows = await first(read)
+    order = read[0]
     preferred = await rq.previous_operators(db, ticket, policy.sticky_window, now) if policy.strategy == "sticky" else ()
     # Operators who refused the ticket are left out by the decision statement itself.
     # No waiting time: it orders a queue's backlog, never the operators.
@@ -93,7 +109,7 @@ async def decide(db, desk: Desk, ticket_id: int, now: datetime, excluded: set[in
         return Decision(ticket, queue, policy, choose_operator(facts, collected.values(), policy))
 
     if policy.strategy == "sticky" and preferred:
-        take((await page("load", only_ids=preferred))[2])
+        take((await page(("load", read[1]), only_ids=preferred))[2])
     if order is None:
         take(rows)
         return decided()
@@ -110,4 +126,4 @@ async def decide(db, desk: Desk, ticket_id: int, now: datetime, excluded: set[in
         if len(rows) < size:
             return decided()
         offset, size = offset + size, size * 2
-        rows = (await page(order, offset=offset, limit=size))[2]
+        rows = (await page(read, offset=offset, limit=size))[2]

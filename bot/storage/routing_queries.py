@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from types import MappingProxyType
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, type_coerce
+from sqlalchemy import Boolean, String, and_, bindparam, case, cast, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.storage.models import (
     AuditEvent, Client, Message, Notification, OfferRefusal, Operator, OperatorLoad, OperatorSession, Queue,
@@ -82,8 +85,34 @@ def assignable_row(t, now):
                 or_(t.c.offered_to_id.is_(None), t.c.offer_expires_at <= now))
 
 
-@lru_cache(maxsize=32)
-def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bool):
+class _Speaks(FunctionElement):
+    """speaks(languages, language): an operator's languages (a JSON list) hold the language, exactly as
+    `language in op.languages` (router/assign.py) decides it; where no exact test is known, true."""
+
+    type = Boolean()
+    name = "speaks"
+    inherit_cache = True
+
+
+@compiles(_Speaks)
+def _speaks_anywhere(element, compiler, **kw):
+    return "(1 = 1)"
+
+
+@compiles(_Speaks, "sqlite")
+def _speaks_sqlite(element, compiler, **kw):
+    languages, language = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({languages}) WHERE json_each.value = {language})"
+
+
+@compiles(_Speaks, "postgresql")
+def _speaks_postgresql(element, compiler, **kw):
+    languages, language = element.clauses
+    return compiler.process(cast(languages, JSONB).has_key(language), **kw)
+
+
+@lru_cache(maxsize=64)
+def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bool, by_language: bool = False):
     """The decision statement of one shape, built once: values arrive as bound parameters.
 
     One statement reads the ticket (if still assignable), its queue's name and a page of the
@@ -110,6 +139,11 @@ def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bo
                     Operator.active.is_(True), Operator.status == ONLINE, ~refused.exists()))
     if grace:
         query = query.where(Operator.seen_at >= bindparam("seen_since"))
+    if by_language:
+        # Only speakers of the ticket's language, when it has one and is not relaxed: the others are
+        # not eligible, and a non-English ticket would otherwise page past five of every six operators.
+        query = query.where(or_(t.c.relaxed.is_(True), func.coalesce(t.c.language, "") == "",
+                                _Speaks(Operator.languages, t.c.language)))
     if only_ids:
         query = query.where(member.operator_id.in_(bindparam("ids", expanding=True)))
     # ix_operator_queues_load_order / _turn_order: the turn is the epoch for "never", which sorts
@@ -123,7 +157,8 @@ def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bo
 
 
 async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: float, *, order: str,
-                        lock: bool = False, offset: int = 0, limit: int | None = None, only_ids=None):
+                        lock: bool = False, offset: int = 0, limit: int | None = None, only_ids=None,
+                        by_language: bool = False):
     """(ticket, queue name, operator rows) for deciding a ticket, or (None, None, []) when the ticket is not
     assignable now or its queue has nobody present who has not refused it.
 
@@ -134,8 +169,9 @@ async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: f
     (a decision converts only the rows it looks at), in `order`:
     "load": level, tickets held (`floor`: without live offers), longest since last assigned, id;
     "turn": level, longest since last assigned, id (round robin). `held` adds live offers.
+    `by_language`: only operators who speak the ticket's language (unless it has none or is relaxed).
     """
-    query = _page_query(order, grace_seconds > 0, only_ids is not None, limit is not None, lock)
+    query = _page_query(order, grace_seconds > 0, only_ids is not None, limit is not None, lock, by_language)
     params = {"ticket_id": ticket_id, "now": now}
     if grace_seconds > 0:
         params["seen_since"] = now - timedelta(seconds=grace_seconds)
