@@ -49,7 +49,10 @@ def follow_up_detail(detail: str, gettext) -> str:
 
 def when(moment: datetime | None, zone: tzinfo) -> str:
     """A time in the desk's zone, to the minute."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+    if not moment:
+        return ""
+    local = moment.astimezone(zone)  # formatted by hand: strftime was three quarters of this, 200 times a page
+    return "%04d-%02d-%02d %02d:%02d" % (local.year, local.month, local.day, local.hour, local.minute)
 
 
 def ticket_dict(row: TicketRow, zone: tzinfo) -> dict:
@@ -90,8 +93,13 @@ def message_fields(m, operator_name: str, attachments, number: int, client_name:
 
 
 def note_dict(n: Note, number: int, zone: tzinfo) -> dict:
-    return {"id": n.id, "ticket": number, "author_name": n.operator.display_name if n.operator else "",
-            "text": n.text, "at": when(n.created_at, zone)}
+    return note_fields(n, n.operator.display_name if n.operator else "", number, zone)
+
+
+def note_fields(n, operator_name: str | None, number: int, zone: tzinfo) -> dict:
+    """`note_dict` of a Note or of a row with its id, text and created_at, and its author's name."""
+    return {"id": n.id, "ticket": number, "author_name": operator_name or "", "text": n.text,
+            "at": when(n.created_at, zone)}
 
 
 def is_mine(row: TicketRow, viewer) -> bool:

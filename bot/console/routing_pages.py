@@ -1,100 +1,24 @@
 """Routing in the console: presence, offers, "wrong queue", SLA lights with time left, alerts, the transfer table."""
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from aiohttp import web
 from bot.actions import assignment, routing
-from bot.actions.operators import token_hash
-from bot.console.auth import SESSION_COOKIE, Visit, operator_page
-from bot.console.language import CHOSEN_LANGUAGE
-from bot.console.layout import N_, ROUTING_HEADER, error_page, error_text, not_found, page, say, texts
+from bot.console.auth import Visit, operator_page
+from bot.console.layout import error_page, error_text, not_found, page, say, texts
 from bot.console.login import see_other
+from bot.console.routing_header import routing_header, shown_light
 from bot.console.ticket_page import show_ticket
 from bot.errors import InvalidInput, NotFound
 from bot.storage import queries
 from bot.storage import routing_queries as rq
-from bot.storage.models import TicketSla, utcnow
+from bot.storage.models import utcnow
 from bot.web import DESK
 from router.assign import STATUSES
 from router.sla import LIGHTS, queue_light
 
 TICKET = r"/console/tickets/{number:\d{1,15}}"
-_TICKET_PAGE = re.compile(r"^/console/tickets/(\d{1,15})$")
-STATUS_LABELS = {"online": N_("Online"), "away": N_("Away"), "offline": N_("Offline")}
-
-
-CLOCK_NAMES = {"first_response": N_("first response"), "next_response": N_("next response"), "resolution": N_("resolution")}
-
-
-def _english(text: str, **values) -> str:
-    return text.format(**values)
-
-
-def time_left(red_at: datetime | None, now: datetime, _=_english) -> str:
-    """"1 h 20 min left", "overdue 5 min" (in the viewer's language with `_`), or "" when nothing runs."""
-    if red_at is None:
-        return ""
-    seconds = int((red_at - now).total_seconds())
-    minutes = abs(seconds) // 60
-    text = _("{hours} h {minutes} min", hours=minutes // 60, minutes=minutes % 60) if minutes >= 60 else \
-        _("{minutes} min", minutes=minutes)
-    return _("{time} left", time=text) if seconds >= 0 else _("overdue {time}", time=text)
-
-
-def shown_light(sla: TicketSla | None, now: datetime, _=_english) -> dict:
-    """A ticket's light as of now: the stored one, moved on by the due times already passed."""
-    if sla is None:
-        return {"name": "green", "left": "", "clock": "", "paused": False}
-    level = sla.level
-    if sla.red_at is not None and sla.red_at <= now:
-        level = 2
-    elif sla.yellow_at is not None and sla.yellow_at <= now:
-        level = max(level, 1)
-    clock = CLOCK_NAMES.get(sla.clock, sla.clock.replace("_", " "))
-    return {"name": LIGHTS[level], "level": level, "left": time_left(sla.red_at, now, _), "clock": _(clock),
-            "paused": sla.paused}
-
-
-@web.middleware
-async def routing_header(request: web.Request, handler):
-    """Console pages show the viewer's presence and unread alerts; a ticket page also its light and offer."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if request.path.startswith("/console") and not request.path.startswith(("/console/static", "/console/ws")) \
-            and token and len(token) <= 128:
-        desk = request.app[DESK]
-        async with desk.sessions() as s:
-            row = await rq.session_operator(s, token_hash(desk, token))
-            if row is not None:
-                request[CHOSEN_LANGUAGE] = row.console_language  # the guard reads it again; the texts below need it
-                unread = await rq.unread_count(s, row.id)
-                header = {"status": row.status, "statuses": STATUS_LABELS, "unread": unread, "next": request.path_qs}
-                match = _TICKET_PAGE.match(request.path)
-                if match:
-                    header["ticket"] = await _ticket_routing(s, int(match.group(1)), row.id, texts(request))
-                request[ROUTING_HEADER] = header
-    return await handler(request)
-
-
-async def _ticket_routing(s, number: int, operator_id: int, _) -> dict | None:
-    ticket = await rq.ticket_by_number(s, number)
-    if ticket is None:
-        return None
-    now = utcnow()
-    decision = await rq.latest_decision(s, ticket.id)
-    sla = await s.get(TicketSla, ticket.id)
-    offered_name = None
-    if ticket.offered_to_id and ticket.assignee_id is None:
-        offered_name = await rq.operator_name(s, ticket.offered_to_id)
-    return {
-        "light": shown_light(sla, now, _) if ticket.status in rq.OPEN_STATUSES else None,
-        "decision": {"queue": decision.queue, "reason": decision.reason, "corrected": decision.corrected_queue} if decision else None,
-        "offered_to_me": ticket.offered_to_id == operator_id and ticket.assignee_id is None,
-        "offered_to": offered_name,
-        "offer_left": time_left(ticket.offer_expires_at, now, _) if ticket.offer_expires_at else "",
-        "relaxed": ticket.relaxed,
-    }
 
 
 @operator_page

@@ -266,3 +266,21 @@ async def test_history_leaves_out_tickets_of_queues_the_operator_does_not_work_i
     assert status == 200 and "A general question" in page
     assert "Secret billing matter" not in page and "billing-only note" not in page and "/console/tickets/1001" not in page
     assert "1 more in queues you do not work in" in page
+
+
+async def test_ticket_page_transfer_box_lists_queues_and_active_operators_with_their_queues(console):
+    from bot.actions.operators import set_operator_active
+
+    await console.add_operator("anna", queues=("general", "billing"))
+    await console.add_operator("root", role="admin", queues=())
+    await console.add_operator("gone", queues=("delivery",))
+    await set_operator_active(console.desk, "gone", False)
+    await console.client_writes("Where is my parcel?")
+    async with await console.logged_in("anna") as anna:
+        status, page = await get(anna, f"{console.url}/console/tickets/1001")
+    assert status == 200
+    box = page[page.index('id="transfer-queue"'):page.index('id="transfer-note"')]
+    assert re.findall(r'<option value="([a-z]+)">', box) == ["billing", "delivery", "anna", "root"]
+    assert "Anna — billing, general" in box and "Root — no queues" in box and "Gone" not in box
+    assert "Offered to" not in page and '<span class="count">' not in page  # no offer, no unread alerts
+    assert 'id="presence-now"' in page and "Routing &amp; SLA" in page
