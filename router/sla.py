@@ -12,7 +12,7 @@ recomputed from the timeline, a restart, a lost event or a clock jump cannot lea
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -73,22 +73,29 @@ def level_of(used: float, target: float, yellow_share: float) -> int:
 
 
 @dataclass
-class _State:
+class SlaState:
+    """Where a ticket's timeline leaves its clocks; needs no calendar, so it may be stored and carried on.
+
+    The resolution clock's time is kept as its closed running segments (`spent`), counted in open
+    hours only when clocks are read, so a stored state stays right if the business hours change.
+    """
+
     started: datetime | None = None
     resolved: bool = False
     awaiting: datetime | None = None  # a client message waits for a reply since then
     answered: bool = False  # an operator has replied at least once
     waiting: bool = False  # waiting for the client: resolution paused
-    used: float = 0.0  # resolution seconds before the running segment
+    spent: list[tuple[datetime, datetime]] = field(default_factory=list)  # closed resolution segments
     since: datetime | None = None  # the running resolution segment's start
 
 
-def _replay(timeline: Iterable[TimelineEvent], calendar: Calendar) -> _State:
-    st = _State()
+def replay(timeline: Iterable[TimelineEvent]) -> SlaState:
+    """The state after the timeline's events, in time order."""
+    st = SlaState()
 
     def pause(at: datetime) -> None:
         if st.since is not None:
-            st.used += calendar.elapsed(st.since, at)
+            st.spent.append((st.since, at))
             st.since = None
 
     for event in sorted(timeline, key=lambda e: e.at):
@@ -98,13 +105,7 @@ def _replay(timeline: Iterable[TimelineEvent], calendar: Calendar) -> _State:
         if st.started is None:  # what happened with self-service does not count
             continue
         if event.kind == CLIENT:
-            if st.resolved:
-                st.resolved = False
-            if st.awaiting is None:
-                st.awaiting = event.at
-            st.waiting = False
-            if st.since is None:
-                st.since = event.at
+            client_wrote(st, event.at)
         elif event.kind == REPLY and not st.resolved:
             st.awaiting = None
             st.answered = True
@@ -119,10 +120,26 @@ def _replay(timeline: Iterable[TimelineEvent], calendar: Calendar) -> _State:
     return st
 
 
+def client_wrote(st: SlaState, at: datetime) -> None:
+    """A client message at `at`, the latest event so far, on a started timeline (the storage's triggers
+    do the same in SQL: migration 0012)."""
+    st.resolved = False
+    if st.awaiting is None:
+        st.awaiting = at
+    st.waiting = False
+    if st.since is None:
+        st.since = at
+
+
 def clocks(timeline: Sequence[TimelineEvent], targets: Targets, calendar: Calendar, now: datetime,
            yellow_share: float = 0.75) -> list[Clock]:
     """The ticket's clocks that are running or paused at `now`, with their light and due times."""
-    st = _replay([e for e in timeline if e.at <= now], calendar)
+    return clocks_of(replay([e for e in timeline if e.at <= now]), targets, calendar, now, yellow_share)
+
+
+def clocks_of(st: SlaState, targets: Targets, calendar: Calendar, now: datetime,
+              yellow_share: float = 0.75) -> list[Clock]:
+    """`clocks` from the state of a timeline whose events are all at or before `now`."""
     if st.started is None or st.resolved:
         return []
     found: list[Clock] = []
@@ -136,12 +153,15 @@ def clocks(timeline: Sequence[TimelineEvent], targets: Targets, calendar: Calend
                                calendar.add(st.awaiting, target * yellow_share), calendar.add(st.awaiting, target)))
     if targets.resolution is not None:
         target = targets.resolution
+        spent = 0.0
+        for start, end in st.spent:
+            spent += calendar.elapsed(start, end)
         running = st.since is not None
-        used = st.used + (calendar.elapsed(st.since, now) if running else 0.0)
+        used = spent + (calendar.elapsed(st.since, now) if running else 0.0)
         yellow_at = red_at = None
         if running:
-            yellow_at = calendar.add(st.since, target * yellow_share - st.used)
-            red_at = calendar.add(st.since, target - st.used)
+            yellow_at = calendar.add(st.since, target * yellow_share - spent)
+            red_at = calendar.add(st.since, target - spent)
         found.append(Clock("resolution", f"resolution@{st.started.isoformat()}", used, target, running,
                            level_of(used, target, yellow_share), yellow_at, red_at))
     return found

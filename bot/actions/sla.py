@@ -22,7 +22,8 @@ from bot.storage.models import (
 )
 from bot.texts import N_, Text
 from router.assign import bump_priority
-from router.sla import LIGHTS, RED, YELLOW, clocks, escalations_due, light, to_fire
+from bot.actions.sla_rows import light_values, state_values, stored_state, sync_rows, wanted_steps
+from router.sla import LIGHTS, RED, YELLOW, clocks_of, escalations_due, replay, to_fire
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -35,71 +36,60 @@ ALERTS = {(RED, False): N_("#{number} is red: {clock} target reached in {queue} 
           (YELLOW, True): N_("#{number} is yellow: {clock} target nearly used in {queue} ({actions}) — {subject}")}
 
 
-async def _clocks(unit: Unit, settings: Settings, ticket: Ticket, now: datetime):
-    queue = (await unit.session.execute(select(Queue.name).where(Queue.id == ticket.queue_id))).scalar_one()
-    targets = sla_targets(settings, queue, ticket.priority)
-    events = await rq.timeline(unit.session, ticket)
-    return clocks(events, targets, sla_calendar(settings), now, settings.router.sla.yellow_share)
-
-
 async def sync_sla(unit: Unit, settings: Settings, ticket: Ticket, now: datetime) -> list:
     """Recompute the ticket's clocks; store its light and one pending row per step still ahead."""
-    s = unit.session
-    found = await _clocks(unit, settings, ticket, now)
-    existing = {d.key: d for d in (await s.execute(select(SlaDeadline).where(SlaDeadline.ticket_id == ticket.id))).scalars()}
-    await _store(s, ticket.id, found, now, await s.get(TicketSla, ticket.id), existing)
-    return found
+    return (await _sync(unit.session, settings, [ticket], now))[ticket.id]
 
 
-# Built once: a burst of follow-ups syncs every few milliseconds, and building a statement cost more than running it.
-_QUEUE_NAMES = select(Queue.id, Queue.name).where(Queue.id.in_(bindparam("ids", expanding=True)))
-_LIGHTS = select(TicketSla).where(TicketSla.ticket_id.in_(bindparam("ids", expanding=True)))
+# populate_existing: `events` moves under a row this session may have loaded earlier (triggers).
+_LIGHTS = (select(TicketSla).where(TicketSla.ticket_id.in_(bindparam("ids", expanding=True)))
+           .execution_options(populate_existing=True))
 _DEADLINES = select(SlaDeadline).where(SlaDeadline.ticket_id.in_(bindparam("ids", expanding=True)))
-_TICKETS = (select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)), Ticket.routed_at.is_not(None))
-            .order_by(Ticket.id))
+_QUEUE_NAMES = select(Queue.id, Queue.name).where(Queue.id.in_(bindparam("ids", expanding=True)))
 
 
 async def sync_sla_many(unit: Unit, settings: Settings, tickets: list[Ticket], now: datetime) -> None:
-    """`sync_sla` for several tickets, reading what all of them need in four queries."""
-    if not tickets:
-        return
-    s = unit.session
+    """`sync_sla` for several tickets, reading what all of them need in a few queries."""
+    if tickets:
+        await _sync(unit.session, settings, tickets, now)
+
+
+async def _sync(s, settings: Settings, tickets: list[Ticket], now: datetime) -> dict[int, list]:
+    """bot/actions/sla_rows.py's sync_rows on ORM rows, for callers whose transaction holds some of them."""
     ids = [t.id for t in tickets]
     queues = dict((await s.execute(_QUEUE_NAMES, {"ids": list({t.queue_id for t in tickets})})).all())
-    events = await rq.timelines(s, tickets)
     rows = {r.ticket_id: r for r in (await s.execute(_LIGHTS, {"ids": ids})).scalars()}
+    states = {t.id: stored_state(rows.get(t.id), t, now) for t in tickets}
+    stale = [t for t in tickets if states[t.id] is None]
+    events = await rq.timelines(s, stale) if stale else {}
     existing: dict[int, dict[str, SlaDeadline]] = {i: {} for i in ids}
     for d in (await s.execute(_DEADLINES, {"ids": ids})).scalars():
         existing[d.ticket_id][d.key] = d
     calendar = sla_calendar(settings)
+    found_all = {}
     for ticket in tickets:
+        row = rows.get(ticket.id)
+        state = states[ticket.id]
+        if state is None:
+            timeline = events[ticket.id]
+            state = replay([e for e in timeline if e.at <= now])
+            for name, value in (state_values(row, state, timeline, now) or {}).items():
+                setattr(row, name, value)
         targets = sla_targets(settings, queues[ticket.queue_id], ticket.priority)
-        found = clocks(events[ticket.id], targets, calendar, now, settings.router.sla.yellow_share)
-        await _store(s, ticket.id, found, now, rows.get(ticket.id), existing[ticket.id])
+        found = found_all[ticket.id] = clocks_of(state, targets, calendar, now, settings.router.sla.yellow_share)
+        await _store(s, ticket.id, found, now, row, existing[ticket.id])
+    return found_all
 
 
 async def _store(s, ticket_id: int, found: list, now: datetime, row: TicketSla | None,
                  existing: dict[str, SlaDeadline]) -> None:
     """Write the ticket's light and its pending steps from freshly computed clocks."""
-    shown = light(found)
     if row is None:
         row = TicketSla(ticket_id=ticket_id)
         s.add(row)
-    row.level, row.clock, row.paused, row.updated_at = shown.level, shown.clock or "", shown.paused, now
-    running = [c for c in found if c.running]
-    row.yellow_at = min((c.yellow_at for c in running if c.yellow_at), default=None)
-    row.red_at = shown.red_at
-    wanted = {}
-    for c in running:
-        for level, due in ((YELLOW, c.yellow_at), (RED, c.red_at)):
-            if due is not None:
-                wanted[f"{c.key}:{LIGHTS[level]}"] = (c.name, level, due, True)
-    # Paused clocks already past a step still owe it (e.g. resolution breached while waiting).
-    for c in found:
-        if not c.running:
-            for level in (YELLOW, RED):
-                if c.level >= level:
-                    wanted.setdefault(f"{c.key}:{LIGHTS[level]}", (c.name, level, now, False))
+    for name, value in light_values(found, now).items():
+        setattr(row, name, value)
+    wanted = wanted_steps(found, now)
     for key, deadline in existing.items():
         if deadline.state == "pending" and key not in wanted:
             await s.delete(deadline)
@@ -115,7 +105,7 @@ async def sync_ticket_sla(desk: Desk, ticket_id: int, now: datetime | None = Non
     """After something happened to a ticket (a message, a reply, a resolution, a move)."""
     now = now or utcnow()
     async with unit_of_work(desk) as unit:
-        await _sync_one(unit, desk.settings, ticket_id, now)
+        await sync_rows(unit.session, desk.settings, [ticket_id], now)
 
 
 async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) -> None:
@@ -137,25 +127,11 @@ async def sync_tickets_sla(desk: Desk, ticket_ids, now: datetime | None = None) 
     now = now or utcnow()
     try:
         async with unit_of_work(desk) as unit:
-            tickets = list((await unit.session.execute(_TICKETS, {"ids": ids})).scalars())
-            for ticket in tickets:
-                if ticket.status in ("resolved", "closed"):
-                    await _clear(unit, ticket.id)
-            await sync_sla_many(unit, desk.settings, [t for t in tickets if t.status not in ("resolved", "closed")], now)
+            await sync_rows(unit.session, desk.settings, ids, now)
     except Exception:
         logger.info("a shared SLA sync of %d tickets failed; syncing them one by one", len(ids), exc_info=True)
         for ticket_id in ids:
             await sync_ticket_sla(desk, ticket_id, now)
-
-
-async def _sync_one(unit: Unit, settings: Settings, ticket_id: int, now: datetime) -> None:
-    ticket = await unit.session.get(Ticket, ticket_id)
-    if ticket is None or ticket.routed_at is None:
-        return
-    if ticket.status in ("resolved", "closed"):
-        await _clear(unit, ticket.id)
-        return
-    await sync_sla(unit, settings, ticket, now)
 
 
 async def _clear(unit: Unit, ticket_id: int) -> None:

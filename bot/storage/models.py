@@ -508,6 +508,17 @@ class TicketSla(Base):
     red_at: Mapped[datetime | None] = mapped_column(default=None)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the timeline left the clocks (router.sla.SlaState), kept by triggers (migration 0012); good
+    # while `seen` equals `events`, which counts every change to the ticket's timeline.
+    events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seen: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)  # the state's latest event
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    awaiting_at: Mapped[datetime | None] = mapped_column(default=None)
+    running_since: Mapped[datetime | None] = mapped_column(default=None)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    spent: Mapped[list | None] = mapped_column(JSON, default=None)  # closed resolution segments, ISO pairs
 
 
 class SlaDeadline(Base):
