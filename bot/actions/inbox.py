@@ -14,7 +14,7 @@ from bot.actions.group_commit import GroupCommit
 from bot.actions.inbox_batch import receive_batch
 from bot.actions.inbox_rows import (
     MAX_TEXT, Job, NewTicket, attachment_rows, client_row, identity_row, message_row, note_claims, opened_audit, queue_id,
-    received_audit, ticket_row, touch_ticket,
+    TOUCH, received_audit, ticket_row, touch_ticket,
 )
 from bot.actions.stored_files import save_files
 from bot.actions.surveys import survey_reply_for, take_survey_reply
@@ -110,8 +110,9 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
                                   .returning(Message.id))).scalar_one()
     if keys:
         await s.execute(insert(StoredAttachment), attachment_rows(msg, message_id, keys))
-    if not new_ticket:  # a new ticket was written with these already
-        touch_ticket(ticket, msg, now)
+    touched = None if new_ticket else touch_ticket(ticket, msg, now)  # a new ticket was written with these already
+    if touched is not None:
+        await s.execute(TOUCH, [touched])
     audits.append(received_audit(ticket.id, message_id, msg, now))
     await s.execute(insert(AuditEvent), audits)
     if survey_reply is not None:

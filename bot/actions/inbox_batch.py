@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from bot.actions.context import Desk, Unit
 from bot.actions.inbox_rows import (
     Job, attachment_rows, client_row, identity_row, message_row, note_claims, opened_audit, queue_id,
-    received_audit, ticket_row, touch_ticket,
+    TOUCH, received_audit, ticket_row, touch_ticket,
 )
 from bot.actions.surveys import clients_with_open_surveys
 from bot.actions.threads import Placement, follows_chat, latest_in_chats, named_tickets, pairs_in, place
@@ -148,6 +148,7 @@ async def _write_plain(desk: Desk, unit: Unit, run: list[_Plain], receipts: list
     new = {key: SimpleNamespace(**identity_row(p.job.msg, client_id)) for (key, p), client_id in zip(firsts.items(), new_ids)}
     placed: list[tuple[_Plain, Ticket | _Opened, Placement]] = []
     opening: list[_Opened] = []
+    touches: dict[int, dict] = {}
     for p in run:
         msg = p.job.msg
         identity = p.identity or new[(msg.channel, msg.user_id)]
@@ -161,8 +162,12 @@ async def _write_plain(desk: Desk, unit: Unit, run: list[_Plain], receipts: list
             ticket = latest[chat] = _Opened(msg, identity.client_id, placement, msg.locale_hint[:8])
             opening.append(ticket)
         else:
-            touch_ticket(ticket, msg, now)
+            touched = touch_ticket(ticket, msg, now)
+            if touched is not None:
+                touches[ticket.id] = touched
         placed.append((p, ticket, placement))
+    if touches:  # in id order, as the session's flush wrote them: two batches lock tickets alike
+        await s.execute(TOUCH, [touches[i] for i in sorted(touches)])
     if new:
         await s.execute(insert(ChannelIdentity), [vars(i) for i in new.values()])
     await _open_tickets(desk, s, opening, now)
