@@ -102,10 +102,11 @@ class Sender:
                                 retry_after=max(ORDER_RETRY_SECONDS, self.limiter.delay(chat)))
         done, first = self._progress.get(message.message_id, (0, ""))
         for index in range(done, len(parts)):
-            wait = self.limiter.delay(chat)
-            if wait > MAX_INLINE_WAIT:
-                raise DeliveryError(f"waiting {wait:.1f} s for Telegram's rate limit", retry_after=wait)
-            if wait:
+            # Asked again after every wait: chats sent to at once wake for the same free moment, and only
+            # as many as it frees may go (the check and `sent` run with no await between them).
+            while wait := self.limiter.delay(chat):
+                if wait > MAX_INLINE_WAIT:
+                    raise DeliveryError(f"waiting {wait:.1f} s for Telegram's rate limit", retry_after=wait)
                 await asyncio.sleep(wait)
             self.limiter.sent(chat)
             try:

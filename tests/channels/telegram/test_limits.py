@@ -72,3 +72,32 @@ def test_backoff_grows_to_a_ceiling_and_resets():
     assert all(0.8 * b <= d <= 1.2 * b for d, b in zip(delays, [1, 2, 4, 8, 8, 8]))
     backoff.reset()
     assert backoff.next() <= 1.2
+
+
+async def test_chats_sent_to_at_once_stay_within_the_bots_limit(monkeypatch):
+    """The outbox sends to many chats concurrently: those that waited for the same free moment must not all go
+    at it together (25 chats at 10 messages a second: never more than 10 in any second)."""
+    import asyncio
+
+    from bot.domain import OutboundMessage
+    from channels.telegram import sender as sender_module
+
+    clock, real_sleep, sent_at = Clock(), asyncio.sleep, []
+
+    async def sleep(seconds):  # everyone sleeping wakes when the latest of them is due
+        wake = clock.now + seconds
+        await real_sleep(0)
+        clock.now = max(clock.now, wake)
+
+    class API:
+        async def send_text(self, chat_id, text, keyboard=None):
+            sent_at.append(clock.now)
+            await real_sleep(0)
+            return len(sent_at)
+
+    monkeypatch.setattr(sender_module.asyncio, "sleep", sleep)
+    sender = sender_module.Sender("telegram", API(), None, SendLimiter(1.0, 10, 20, clock=clock))
+    await asyncio.gather(*(sender.send(OutboundMessage("telegram", str(chat), "hello", chat, f"t{chat}"))
+                           for chat in range(25)))
+    assert len(sent_at) == 25
+    assert all(later - earlier >= 1.0 for earlier, later in zip(sent_at, sent_at[10:]))
