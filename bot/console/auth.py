@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.access import Viewer
-from bot.actions.operators import session_viewer
-from bot.actions.preferences import console_language
+from bot.actions.operators import session_visit
 from bot.config import Settings
 from bot.console.language import CHOSEN_LANGUAGE
 from bot.console.layout import error_page, texts
@@ -35,6 +34,7 @@ class Visit:
     viewer: Viewer
     csrf: str
     token: str
+    language: str = ""  # the operator's chosen console language; "" when they never chose
 
 
 Handler = Callable[[web.Request, Visit], Awaitable[web.StreamResponse]]
@@ -45,8 +45,8 @@ async def current_visit(request: web.Request) -> Visit | None:
     token = request.cookies.get(SESSION_COOKIE, "")
     if not token or len(token) > 128:
         return None
-    found = await session_viewer(request.app[DESK], token)
-    return Visit(found[0], found[1], token) if found else None
+    found = await session_visit(request.app[DESK], token)
+    return Visit(found[0], found[1], token, found[2]) if found else None
 
 
 def csrf_matches(given: object, expected: str) -> bool:
@@ -91,7 +91,7 @@ def operator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.Str
         visit = await current_visit(request)
         if visit is None:
             raise login_redirect(request)
-        request[CHOSEN_LANGUAGE] = await console_language(request.app[DESK], visit.viewer.id)
+        request[CHOSEN_LANGUAGE] = visit.language
         if request.method == "POST":
             form = await request.post()
             if not csrf_matches(form.get("csrf_token"), visit.csrf):
