@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased, selectinload
 from bot.access import Viewer
 from bot.domain import Attachment, AuthorKind, ConversationEntry, Direction
 from bot.storage.models import (
-    ChannelIdentity, ChannelState, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
+    ChannelState, Client, Message, Note, Operator, OutboxItem, Queue, StoredAttachment, Ticket, operator_queues,
 )
 
 OPEN_STATUSES = ("new", "open", "waiting")
@@ -51,10 +51,8 @@ def _visible(viewer: Viewer):
     return in_sight(viewer)
 
 
-# Aliases made once: a fresh aliased() per call rebuilt its columns on every request (most of ticket_links' time).
+# Made once: a fresh aliased() per call rebuilt its columns on every request.
 _ASSIGNEE = aliased(Operator, name="assignee")
-_PREVIOUS = aliased(Ticket, name="previous_ticket")
-_MENTIONED = aliased(Ticket, name="mentioned_ticket")
 
 
 def _ticket_rows_query():
@@ -120,21 +118,6 @@ async def queue_counts(session, viewer: Viewer) -> dict[str, int]:
     if not viewer.sees_everything:
         query = query.where(Queue.id.in_(viewer.queue_ids or {-1}))
     return {name: count for name, count in await session.execute(query)}
-
-
-async def client_card(session, client_id: int) -> tuple[Client, list[ChannelIdentity]]:
-    client = await session.get(Client, client_id)
-    identities = list((await session.execute(
-        select(ChannelIdentity).where(ChannelIdentity.client_id == client_id).order_by(ChannelIdentity.id))).scalars())
-    return client, identities
-
-
-async def count_messages(session, ticket_ids) -> int:
-    """How many messages these tickets hold (the ticket page tells how many it left out)."""
-    ids = list(ticket_ids)
-    if not ids:
-        return 0
-    return (await session.execute(select(func.count(Message.id)).where(Message.ticket_id.in_(ids)))).scalar_one()
 
 
 async def ticket_messages(session, ticket_id: int, after_id: int = 0, limit: int = 1000) -> list[Message]:
@@ -251,16 +234,6 @@ async def conversations(session, channel: str, after: dict[str, int], limit: int
     return found
 
 
-async def ticket_links(session, ticket_id: int) -> dict:
-    """Numbers of the ticket this one continues and of another client's ticket its first message named."""
-    previous, mentioned = _PREVIOUS, _MENTIONED
-    row = (await session.execute(
-        select(previous.number, mentioned.number).select_from(Ticket)
-        .outerjoin(previous, previous.id == Ticket.previous_ticket_id)
-        .outerjoin(mentioned, mentioned.id == Ticket.mentioned_ticket_id).where(Ticket.id == ticket_id))).first()
-    return {"previous": row[0] if row else None, "mentioned": row[1] if row else None}
-
-
 async def message_for_viewer(session, viewer: Viewer, message_id: int) -> tuple[Message, int] | None:
     """A message and its ticket's number, when the viewer may see the ticket."""
     row = (await session.execute(
@@ -326,12 +299,6 @@ async def ticket_rows_by_ids(session, ticket_ids) -> dict[int, TicketRow]:
     return {r.id: r for r in (TicketRow(*row) for row in rows)}
 
 
-async def client_ticket_rows(session, client_id: int) -> list[TicketRow]:
-    """Every ticket of a client, newest first, unfiltered: the caller applies Viewer.can_see_ticket."""
-    rows = await session.execute(_ticket_rows_query().where(Ticket.client_id == client_id).order_by(Ticket.id.desc()))
-    return [TicketRow(*r) for r in rows]
-
-
 async def message_with_attachments(session, message_id: int) -> Message | None:
     return (await session.execute(
         select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
@@ -350,14 +317,6 @@ async def messages_with_attachments(session, message_ids) -> dict[int, Message]:
 async def note_by_id(session, note_id: int) -> Note | None:
     return (await session.execute(select(Note).options(selectinload(Note.operator))
                                   .where(Note.id == note_id))).scalar_one_or_none()
-
-
-async def notes_of_tickets(session, ticket_ids: list[int]) -> list[Note]:
-    if not ticket_ids:
-        return []
-    rows = await session.execute(select(Note).options(selectinload(Note.operator))
-                                 .where(Note.ticket_id.in_(ticket_ids)).order_by(Note.id))
-    return list(rows.scalars())
 
 
 async def ticket_access_by_numbers(session, numbers: list[int]) -> list[tuple[int, int, int, int | None]]:
@@ -390,37 +349,6 @@ async def tickets_changed_since(session, viewer: Viewer, since: datetime, limit:
     rows = await session.execute(_ticket_rows_query().where(_visible(viewer), Ticket.updated_at >= since)
                                  .order_by(Ticket.updated_at.desc()).limit(limit))
     return [TicketRow(*r) for r in rows]
-
-
-async def bot_parts(session, ticket_ids: list[int]) -> dict[int, tuple[int, int | None]]:
-    """Per ticket the bot handed over: (the last message of the bot part, the summary note's id)."""
-    from bot.storage.models import BotDialogue
-
-    if not ticket_ids:
-        return {}
-    rows = await session.execute(select(BotDialogue.ticket_id, BotDialogue.handoff_message_id, BotDialogue.state)
-                                 .where(BotDialogue.ticket_id.in_(ticket_ids), BotDialogue.handoff_message_id.is_not(None)))
-    return {tid: (last, (state or {}).get("summary_note_id")) for tid, last, state in rows}
-
-
-async def bot_summaries(session, ticket_ids: list[int]) -> dict[int, tuple[dict, str, int]]:
-    """Per summary note of a hand-off: the bot's state, the hand-off reason and how many messages the bot part holds.
-
-    The console writes the summary again in the viewer's language from these (the stored note is in the desk's).
-    """
-    from bot.storage.models import BotDialogue
-
-    if not ticket_ids:
-        return {}
-    rows = list(await session.execute(
-        select(BotDialogue.ticket_id, BotDialogue.handoff_reason, BotDialogue.state)
-        .where(BotDialogue.ticket_id.in_(ticket_ids), BotDialogue.handoff_message_id.is_not(None))))
-    counts = dict((await session.execute(
-        select(Message.ticket_id, func.count()).join(BotDialogue, BotDialogue.ticket_id == Message.ticket_id)
-        .where(BotDialogue.ticket_id.in_(ticket_ids), Message.id <= BotDialogue.handoff_message_id)
-        .group_by(Message.ticket_id))).all())
-    return {(state or {})["summary_note_id"]: (state, reason, counts.get(tid, 0))
-            for tid, reason, state in rows if (state or {}).get("summary_note_id")}
 
 
 async def next_offer_expiry(session) -> datetime | None:

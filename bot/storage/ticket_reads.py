@@ -15,8 +15,10 @@ from bot.storage.models import (
     AuditEvent, BotDialogue, ChannelIdentity, Client, ClientSegment, Complaint, FollowUp, Message, Note, Notification,
     Operator, Queue, RoutingDecision, Survey, Ticket, TicketSla, operator_queues,
 )
-from bot.storage.queries import _MENTIONED, _PREVIOUS, TicketRow, _ticket_rows_query
+from bot.storage.queries import TicketRow, _ticket_rows_query
 
+_PREVIOUS = aliased(Ticket, name="previous_ticket")
+_MENTIONED = aliased(Ticket, name="mentioned_ticket")
 _NUMBERED = aliased(Ticket, name="numbered")
 _OFFERED = aliased(Operator, name="offered")
 _VIEWER = aliased(Operator, name="viewer")
