@@ -29,6 +29,8 @@ Entry = Shown  # a timeline entry
 
 def _fold_bot_parts(entries: list[dict], bot_parts: dict[int, tuple[int, int | None]]) -> list[dict]:
     """Each ticket's conversation with the bot, up to its hand-off, folded into one entry; the summary marked."""
+    if not bot_parts:
+        return entries
     folded: list[dict] = []
     summaries = {note for _, note in bot_parts.values() if note}
     for entry in entries:
@@ -70,6 +72,8 @@ def _timeline(messages, notes, tickets, current_id: int, client_name: str, zone,
 
 def _summaries_in_viewers_language(timeline: list[dict], summaries: dict, t) -> None:
     """The bot's hand-off summaries written again in the viewer's language (the stored note is in the desk's)."""
+    if not summaries:
+        return
     for entry in timeline:
         found = summaries.get(entry.get("id")) if entry.get("summary") else None
         if found and found[1]:
