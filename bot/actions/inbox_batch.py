@@ -171,8 +171,16 @@ async def _write_plain(desk: Desk, unit: Unit, run: list[_Plain], receipts: list
     if new:
         await s.execute(insert(ChannelIdentity), [vars(i) for i in new.values()])
     await _open_tickets(desk, s, opening, now)
-    message_ids = await insert_ids(s, Message, [
-        message_row(p.job.msg, ticket.id, p.job.msg.message_id, p.job.originals, now) for p, ticket, _ in placed])
+    # In ticket order (a ticket's own messages keep their order): each follow-up's trigger (migration
+    # 0012) updates its ticket's SLA row, and the SLA sync writes those rows in ticket order too, so
+    # the two lock alike on PostgreSQL and never wait on each other in a cycle.
+    order = sorted(range(len(placed)), key=lambda i: (placed[i][1].id, i))
+    inserted = await insert_ids(s, Message, [
+        message_row(placed[i][0].job.msg, placed[i][1].id, placed[i][0].job.msg.message_id, placed[i][0].job.originals, now)
+        for i in order])
+    message_ids = [0] * len(placed)
+    for i, message_id in zip(order, inserted):
+        message_ids[i] = message_id
     attachments = [row for p, message_id in zip(run, message_ids) for row in attachment_rows(p.job.msg, message_id, p.job.keys)]
     if attachments:
         await s.execute(insert(StoredAttachment), attachments)
