@@ -134,6 +134,7 @@ class Ticket(Base):
         Index("ix_tickets_queue_status", "queue_id", "status"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_client_channel", "client_id", "channel", "chat_id"),
+        Index("ix_tickets_channel_chat", "channel", "chat_id"),  # a chat's history (0013)
         Index("ix_tickets_routed_at", "routed_at"),
         Index("ix_tickets_offer_expires_at", "offer_expires_at"),
         Index("ix_tickets_offered_to_id", "offered_to_id", "assignee_id", "offer_expires_at"),

@@ -177,23 +177,9 @@ async def attachment_for_chat(session, channel: str, chat_id: str, attachment_id
         .where(StoredAttachment.id == attachment_id, Ticket.channel == channel, Ticket.chat_id == chat_id))).scalar_one_or_none()
 
 
-def _entry(m: Message, author_name: str) -> ConversationEntry:
-    return ConversationEntry(
-        id=m.id, direction=Direction(m.direction), author_kind=AuthorKind(m.author_kind), author_name=author_name,
-        text=m.text, created_at=m.created_at, external_id=m.external_id or "",
-        attachments=tuple(Attachment(a.filename, a.content_type, a.size, storage_key=a.storage_key, id=a.id)
-                          for a in m.attachments),
-        choices=tuple(m.choices or ()))
-
-
 async def conversation(session, channel: str, chat_id: str, after_id: int = 0, limit: int = 500) -> list[ConversationEntry]:
     """The client-visible messages of one chat on one channel, after a message id, oldest first."""
-    rows = await session.execute(
-        select(Message).options(selectinload(Message.attachments), selectinload(Message.operator))
-        .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Ticket.channel == channel, Ticket.chat_id == chat_id, Message.id > after_id)
-        .order_by(Message.id).limit(limit))
-    return [_entry(m, m.operator.display_name if m.operator else "") for m in rows.scalars()]
+    return (await conversations(session, channel, {chat_id: after_id}, limit)).get(chat_id, [])
 
 
 # The columns a conversation entry needs, read as plain rows: ORM messages with their attachments and

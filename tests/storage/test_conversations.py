@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+from sqlalchemy import event
+
 from bot.actions.inbox import receive_message
 from bot.domain import Attachment, InboundMessage
 from bot.storage import queries
@@ -41,3 +44,33 @@ async def test_an_entry_carries_its_text_client_id_and_files_in_order(desk):
     assert entry == single  # the shared read builds the same entry as the one-chat read
     assert (entry.id, entry.text, entry.external_id, entry.author_kind.value) == (first, "hello", "a:hello", "client")
     assert [a.filename for a in entry.attachments] == ["one.png", "two.png"] and all(a.id for a in entry.attachments)
+
+
+async def test_a_chat_history_is_read_along_the_chats_tickets_not_the_whole_message_table(desk):
+    """A visitor opening the widget reads their chat from the start: that must not walk every message
+    the desk has (it did on SQLite before migration 0013, growing with the desk's history)."""
+    engine = desk.sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan; PostgreSQL plans by its statistics")
+    for n in range(3):
+        for chat in "ab":
+            await writes(desk, chat, f"m{n}")
+    statements = []
+
+    def seen(_conn, _cursor, statement, params, _context, _many):
+        if "FROM messages JOIN tickets" in statement:
+            statements.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with desk.sessions() as s:
+            assert len(await queries.conversation(s, "webchat", "a")) == 3
+            assert len((await queries.conversations(s, "webchat", {"a": 0, "b": 0}))["b"]) == 3
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 2
+    async with engine.connect() as conn:
+        for statement, params in statements:
+            plan = " / ".join(row[3] for row in (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)))
+            assert "SEARCH tickets USING COVERING INDEX ix_tickets_channel_chat" in plan, plan
+            assert "SEARCH messages USING INTEGER PRIMARY KEY" not in plan, plan
