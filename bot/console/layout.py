@@ -1,6 +1,7 @@
 """What every console page shares: the header's context, static asset URLs and error pages."""
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -60,7 +61,14 @@ def error_text(request: web.Request, exc: HelplineError) -> str:
 
 def asset(request: web.Request, filename: str) -> str:
     """A versioned static URL, so browsers refetch a changed script or stylesheet."""
-    return str(request.app.router[STATIC].url_for(filename=filename))
+    return _versioned(request.app.router[STATIC], filename)
+
+
+@functools.lru_cache(maxsize=64)
+def _versioned(resource, filename: str) -> str:
+    # aiohttp hashes the file for its version on every url_for: once per process is enough, as the
+    # static files change only with a new release (and a restart).
+    return str(resource.url_for(filename=filename))
 
 
 def page(request: web.Request, visit: Visit | None, template: str, status: int = 200, **context) -> web.Response:
