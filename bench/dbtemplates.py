@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,10 @@ name = "general"
 title = "General"
 """
 _made: dict[tuple, str] = {}
+# PostgreSQL template names end in this machine's tag and the process id, so a later run can tell the
+# templates of a run that was killed here (its process is gone) from those of a run still going.
+TEMPLATE_PREFIX = "helpline_bench_template_"
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _lock = threading.RLock()  # reentrant: making the operator kind makes the schema kind first
 
 
@@ -121,7 +127,7 @@ def _make(server_url: str, operator: tuple[str, str] | None) -> str:
     # The operator kind starts as a copy of the schema kind, so a run migrates once.
     schema = template(server_url, None) if operator else ""
     if server_url:
-        name = f"helpline_bench_template_{'operator' if operator else 'schema'}_{os.getpid()}"
+        name = f"{TEMPLATE_PREFIX}{'operator' if operator else 'schema'}_{HOST}_{os.getpid()}"
         url = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
         asyncio.run(pg_recreate(url, template=schema))
         atexit.register(lambda: asyncio.run(pg_recreate(url, drop_only=True)))
@@ -161,9 +167,47 @@ async def copy_pg(url: str, operator: tuple[str, str] | None) -> None:
     await pg_recreate(url, template=name)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _killed_here(name: str) -> bool:
+    """A template of a bench run on this machine whose process is gone."""
+    _, host, pid = name.rsplit("_", 2)
+    return host == HOST and pid.isdigit() and not _alive(int(pid))
+
+
+async def drop_left_templates(server_url: str) -> list[str]:
+    """Drop the templates that bench runs on this machine left on the server when they were killed
+    (their process is gone; a normal exit drops its own); the names dropped."""
+    import asyncpg
+
+    parts = _pg_parts(server_url)
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
+    try:
+        names = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                                                TEMPLATE_PREFIX)]
+        left = [name for name in names if _killed_here(name)]
+        for name in left:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    return left
+
+
 def prepare_all(server_url: str, operator: tuple[str, str]) -> None:
     """Every template a bench run uses, made before anything is timed: one after another, as Alembic's
-    `context` and `op` are one per process."""
+    `context` and `op` are one per process. Templates a killed run left on the server go first."""
+    if server_url:
+        left = asyncio.run(drop_left_templates(server_url))
+        if left:
+            print(f"dropped {len(left)} template database(s) a killed bench run left: {', '.join(left)}", file=sys.stderr)
     for url in [""] + ([server_url] if server_url else []):
         template(url, None)
         template(url, operator)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,25 @@ async def test_a_postgresql_desk_is_a_copy_of_the_runs_template(database_url, tm
         assert await _logs_in(url, tmp_path)
     finally:
         await dbtemplates.pg_recreate(url, drop_only=True)
+
+
+@pytest.mark.storage
+async def test_templates_a_killed_run_left_are_dropped_and_a_live_runs_are_kept(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL template databases")
+    gone = await asyncio.create_subprocess_exec("true")
+    await gone.wait()  # a process id that no longer runs: a bench run killed before it dropped its templates
+    prefix = dbtemplates.TEMPLATE_PREFIX + "schema_"
+    left = f"{prefix}{dbtemplates.HOST}_{gone.pid}"
+    running = f"{prefix}{dbtemplates.HOST}_{os.getpid()}"  # a run still going on this machine
+    elsewhere = f"{prefix}00000000_{gone.pid}"  # another machine's run: its processes are not ours to judge
+    server = database_url.rsplit("/", 1)[0]
+    for name in (left, running, elsewhere):
+        await dbtemplates.pg_recreate(f"{server}/{name}")
+    try:
+        dropped = await dbtemplates.drop_left_templates(database_url)
+        assert left in dropped and running not in dropped and elsewhere not in dropped
+        assert left not in await dbtemplates.drop_left_templates(database_url)  # gone: nothing to drop again
+    finally:
+        for name in (left, running, elsewhere):
+            await dbtemplates.pg_recreate(f"{server}/{name}", drop_only=True)
