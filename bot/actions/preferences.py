@@ -12,12 +12,6 @@ from bot.storage.models import Operator
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")
 
 
-async def console_language(desk: Desk, operator_id: int) -> str:
-    """The stored choice, or "" when the operator never chose (the browser's language applies)."""
-    async with desk.sessions() as s:
-        return (await s.execute(select(Operator.console_language).where(Operator.id == operator_id))).scalar_one_or_none() or ""
-
-
 async def console_language_of(desk: Desk, username: str) -> str:
     """An operator's stored console language by username; "" when they never chose or do not exist."""
     async with desk.sessions() as s:
