@@ -1,7 +1,7 @@
 """Queue -> operator in the database: the assignment transaction, offers, steps, presence.
 
 The assignment transaction (one per ticket; a burst of new tickets shares one, a savepoint each):
-1. take the ticket row if it is still assignable: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+1. take the ticket row if it is still assignable: `FOR NO KEY UPDATE SKIP LOCKED` on PostgreSQL, so
    another process working the same queue skips it instead of waiting; the same statement
 2. reads the queue's present operators in the policy's order, a page at a time, with their loads
    (kept per operator and channel by triggers on `tickets`, migration 0008), and `router.assign`
@@ -266,7 +266,7 @@ async def expire_offers(desk: Desk, now: datetime | None = None, batch: int = 20
     async with unit_of_work(desk) as unit:
         rows = list((await unit.session.execute(
             select(Ticket).where(Ticket.offered_to_id.is_not(None), Ticket.offer_expires_at <= now)
-            .order_by(Ticket.offer_expires_at).limit(batch).with_for_update(skip_locked=True))).scalars())
+            .order_by(Ticket.offer_expires_at).limit(batch).with_for_update(skip_locked=True, key_share=True))).scalars())
         for ticket in rows:
             operator_id = ticket.offered_to_id
             ticket.offered_to_id = None
@@ -295,7 +295,7 @@ async def apply_step_timeouts(desk: Desk, now: datetime | None = None, batch: in
             rows = list((await unit.session.execute(
                 select(Ticket).where(Ticket.queue_id == queue_id, rq.assignable(now), Ticket.offered_to_id.is_(None),
                                      Ticket.queued_at <= cutoff)
-                .limit(batch).with_for_update(skip_locked=True))).scalars())
+                .limit(batch).with_for_update(skip_locked=True, key_share=True))).scalars())
             for ticket in rows:
                 action = step_action(policy, ticket.relaxed)
                 if action == "relax":
@@ -332,7 +332,7 @@ async def _return_unanswered(unit: Unit, operator_id: int, now: datetime, why: s
     s = unit.session
     tickets = list((await s.execute(select(Ticket).where(
         (Ticket.assignee_id == operator_id) & Ticket.status.in_(rq.ASSIGNABLE_STATUSES)
-        | (Ticket.offered_to_id == operator_id) & Ticket.assignee_id.is_(None)).with_for_update())).scalars())
+        | (Ticket.offered_to_id == operator_id) & Ticket.assignee_id.is_(None)).with_for_update(key_share=True))).scalars())
     for ticket in tickets:
         ticket.assignee_id = None if ticket.assignee_id == operator_id else ticket.assignee_id
         ticket.offered_to_id, ticket.offer_expires_at = None, None
@@ -352,7 +352,7 @@ async def set_operator_status(desk: Desk, operator_id: int, status: str, now: da
     now = now or utcnow()
     async with unit_of_work(desk) as unit:
         operator = (await unit.session.execute(
-            select(Operator).where(Operator.id == operator_id).with_for_update())).scalar_one_or_none()
+            select(Operator).where(Operator.id == operator_id).with_for_update(key_share=True))).scalar_one_or_none()
         if operator is None:
             raise NotFound(f"there is no operator {operator_id}")
         previous = operator.status

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.access import Viewer
 from bot.actions.context import Desk, Unit, unit_of_work
-from bot.actions.tickets import _visible_ticket, queue_outbound
+from bot.actions.tickets import visible_ticket, queue_outbound
 from bot.config import Settings
 from bot.domain import AuthorKind
 from bot.errors import Forbidden, InvalidInput, NotFound
@@ -105,7 +105,7 @@ async def mark_complaint(desk: Desk, viewer: Viewer, ticket_id: int, summary: st
                          severity: str | None = None) -> str:
     """An operator marks a ticket they can see as a complaint; returns its reference."""
     async with unit_of_work(desk) as unit:
-        ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
+        ticket = await visible_ticket(unit, viewer, ticket_id, lock=True)
         complaint, _ = await register_complaint(unit, desk.settings, ticket, source="operator", summary=summary,
                                                 category=category or None, severity=severity or None, by=viewer.id)
         return complaint.reference
@@ -114,7 +114,8 @@ async def mark_complaint(desk: Desk, viewer: Viewer, ticket_id: int, summary: st
 async def complaint_from_desk(desk: Desk, ticket_id: int, source: str, summary: str = "") -> str | None:
     """A complaint recognized by the desk itself (the router's complaints queue, the bot); returns its reference."""
     async with unit_of_work(desk) as unit:
-        ticket = (await unit.session.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update())).scalar_one_or_none()
+        ticket = (await unit.session.execute(select(Ticket).where(Ticket.id == ticket_id)
+                                             .with_for_update(key_share=True))).scalar_one_or_none()
         if ticket is None:
             return None
         complaint, _ = await register_complaint(unit, desk.settings, ticket, source=source, summary=summary)
@@ -141,7 +142,8 @@ async def complaint_from_queue(desk: Desk, ticket_id: int, queue_name: str, cred
 
 
 async def _managed(unit: Unit, viewer: Viewer, reference: str) -> Complaint:
-    complaint = (await unit.session.execute(select(Complaint).where(Complaint.reference == reference).with_for_update())).scalar_one_or_none()
+    complaint = (await unit.session.execute(select(Complaint).where(Complaint.reference == reference)
+                                            .with_for_update(key_share=True))).scalar_one_or_none()
     if complaint is None or not sees_complaint(viewer, complaint.queue_id, complaint.owner_id):
         raise NotFound(f"complaint {reference} not found")
     if not (sees_register(viewer) or complaint.owner_id == viewer.id):
@@ -213,7 +215,8 @@ async def move_complaint(desk: Desk, viewer: Viewer, reference: str, status: str
         if status == "resolved":
             complaint.resolution = _clean(resolution, "the resolution summary", required=True)
             complaint.resolved_at = now
-            ticket = (await s.execute(select(Ticket).where(Ticket.id == complaint.ticket_id).with_for_update())).scalar_one()
+            ticket = (await s.execute(select(Ticket).where(Ticket.id == complaint.ticket_id)
+                                      .with_for_update(key_share=True))).scalar_one()
             await queue_outbound(unit, ticket, texts.text(complaint.language, "complaint_resolved", reference=reference,
                                                           resolution=complaint.resolution), AuthorKind.SYSTEM, viewer.id)
         elif status == "closed":

@@ -42,7 +42,10 @@ async def unit_of_work(desk: Desk) -> AsyncIterator[Unit]:
     On SQLite a unit holds the database's single write lock from its first read to its commit
     (BEGIN IMMEDIATE), so nothing it read can change under it; units of one process queue on an
     asyncio lock for their turn instead of polling SQLite's busy timeout. PostgreSQL units rely on
-    row locks (FOR UPDATE) and conditional updates instead.
+    row locks and conditional updates instead. Row locks are FOR NO KEY UPDATE (no unit changes a
+    key): a locked ticket still takes rows that point at it (an SLA sync's steps, another's message),
+    which with FOR UPDATE waited on the foreign key and could close a cycle with the SLA triggers
+    (migration 0012). A unit that stores a message locks or updates its ticket row first.
     """
     if _in_unit.get():
         raise RuntimeError("a unit of work was opened inside another one; finish the first, then open the next")

@@ -40,7 +40,8 @@ async def close_follow_up(desk: Desk, viewer: Viewer, follow_up_id: int, outcome
     if len(outcome) > MAX_OUTCOME:
         raise InvalidInput("the outcome is {length} characters; the limit is {limit}", length=len(outcome), limit=MAX_OUTCOME)
     async with unit_of_work(desk) as unit:
-        follow_up = (await unit.session.execute(select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update())).scalar_one_or_none()
+        follow_up = (await unit.session.execute(select(FollowUp).where(FollowUp.id == follow_up_id)
+                                                .with_for_update(key_share=True))).scalar_one_or_none()
         if follow_up is None or not sees_queue_feedback(viewer, follow_up.queue_id):
             raise NotFound(f"follow-up {follow_up_id} not found")
         if follow_up.status == "done":

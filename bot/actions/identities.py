@@ -29,7 +29,7 @@ async def set_reachability(desk: Desk, channel: str, external_id: str, reachable
     async with unit_of_work(desk) as unit:
         s = unit.session
         identity = (await s.execute(select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id).with_for_update())).scalar_one_or_none()
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id).with_for_update(key_share=True))).scalar_one_or_none()
         if identity is None or (identity.unreachable == (not reachable) and identity.unreachable_reason == reason):
             return False
         identity.unreachable = not reachable
@@ -54,7 +54,7 @@ async def verify_phone(desk: Desk, channel: str, external_id: str, phone: str) -
             ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))).scalar_one_or_none()
         if identity is None:
             return False
-        client = await s.get(Client, identity.client_id, with_for_update=True)
+        client = await s.get(Client, identity.client_id, with_for_update={"key_share": True})
         if client.phone == phone:
             return False
         previous = client.phone

@@ -105,14 +105,16 @@ async def _receive(desk: Desk, unit: Unit, msg: InboundMessage, keys: list[str],
         ticket, new_ticket = survey_reply.ticket, False
     else:
         ticket, new_ticket = await _ticket_for(desk, s, identity, msg, new_client, now, audits)
+    # The ticket row before the message: the message's SLA trigger (migration 0012) locks the ticket's
+    # SLA row, and every writer locks a ticket before its SLA row, so none waits on another in a cycle.
+    touched = None if new_ticket else touch_ticket(ticket, msg, now)  # a new ticket was written with these already
+    if touched is not None:
+        await s.execute(TOUCH, [touched])
     # Core inserts on the hot path: one statement each, without the ORM's unit-of-work bookkeeping.
     message_id = (await s.execute(insert(Message).values(**message_row(msg, ticket.id, external_id, originals, now))
                                   .returning(Message.id))).scalar_one()
     if keys:
         await s.execute(insert(StoredAttachment), attachment_rows(msg, message_id, keys))
-    touched = None if new_ticket else touch_ticket(ticket, msg, now)  # a new ticket was written with these already
-    if touched is not None:
-        await s.execute(TOUCH, [touched])
     audits.append(received_audit(ticket.id, message_id, msg, now))
     await s.execute(insert(AuditEvent), audits)
     if survey_reply is not None:

@@ -26,7 +26,7 @@ async def add_message_parts(desk: Desk, channel: str, external_id: str, text: st
         row = (await s.execute(
             select(Message, Ticket.public_id, Ticket.number).join(Ticket, Ticket.id == Message.ticket_id)
             .where(Message.channel == channel, Message.external_id == external_id, Message.direction == "in")
-            .with_for_update(of=Message))).first()
+            .with_for_update(key_share=True, of=Message))).first()
         if row is None:
             return None
         stored, public_id, number = row

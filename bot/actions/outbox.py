@@ -2,7 +2,7 @@
 
 The delivery worker (bot/outbox.py) owns the loop and the adapters; this module owns the writes.
 A claim moves rows to ``sending`` with a lease; a crash leaves the lease to expire and the row is
-claimed again (at least once). On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets processes share work.
+claimed again (at least once). On PostgreSQL ``FOR NO KEY UPDATE SKIP LOCKED`` lets processes share work.
 A batch's outcomes are written in one transaction; if that fails, one by one.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ async def claim_due(desk: Desk, batch: int) -> list[int]:
         expired = (OutboxItem.status == "sending") & (OutboxItem.next_attempt_at <= now)
         rows = list((await unit.session.execute(
             select(OutboxItem).where(or_(due, expired)).order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-            .limit(batch).with_for_update(skip_locked=True))).scalars())
+            .limit(batch).with_for_update(skip_locked=True, key_share=True))).scalars())
         for item in rows:
             item.status = "sending"
             item.attempts += 1

@@ -90,7 +90,7 @@ async def _waiting_facts(s, desk: Desk, ticket_ids: list[int], lock: bool) -> di
     """The tickets among `ticket_ids` that still wait for the router (locked, SKIP LOCKED, when asked)."""
     query = select(Ticket).where(Ticket.id.in_(ticket_ids), _waiting_for_router(desk)).order_by(Ticket.id)
     if lock:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     tickets = list((await s.execute(query)).scalars())
     texts = await _texts_of(s, [t.id for t in tickets]) if tickets else {}
     return {t.id: (t, _Facts(texts[t.id], t.channel, t.language, t.handed_off_at)) for t in tickets}

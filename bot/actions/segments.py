@@ -45,7 +45,7 @@ async def raise_open_tickets(unit: Unit, settings: Settings, standings: dict[int
     s, raised = unit.session, 0
     tickets = (await s.execute(select(Ticket).where(Ticket.client_id.in_(list(standings)),
                                                     Ticket.status.in_(rq.OPEN_STATUSES))
-                               .order_by(Ticket.id).with_for_update())).scalars().all()
+                               .order_by(Ticket.id).with_for_update(key_share=True))).scalars().all()
     for ticket in tickets:
         if ticket.routed_at is None:  # the router reads the new standing when it places the ticket
             continue
@@ -162,7 +162,8 @@ async def pin_segment(desk: Desk, client_id: int, *, segment: str | None = None,
         s = unit.session
         if await s.get(Client, client_id) is None:
             raise NotFound(f"client {client_id} not found")
-        row = (await s.execute(select(ClientSegment).where(ClientSegment.client_id == client_id).with_for_update())).scalar_one_or_none()
+        row = (await s.execute(select(ClientSegment).where(ClientSegment.client_id == client_id)
+                               .with_for_update(key_share=True))).scalar_one_or_none()
         if row is None:
             row = ClientSegment(client_id=client_id, segment="core", computed="", pinned=False, tags=[], reason="", updated_at=utcnow())
             s.add(row)

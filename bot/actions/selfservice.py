@@ -51,7 +51,7 @@ async def answer_tickets(desk: Desk, service: SelfService, ticket_ids: list[int]
         s = unit.session
         tickets = list((await s.execute(
             select(Ticket).where(Ticket.id.in_(ticket_ids), Ticket.handed_off_at.is_(None))
-            .order_by(Ticket.id).with_for_update(skip_locked=True))).scalars())
+            .order_by(Ticket.id).with_for_update(skip_locked=True, key_share=True))).scalars())
         if not tickets:
             return 0  # handed off already, or another process holds them right now
         context = await _read(s, tickets, now)
@@ -162,7 +162,7 @@ async def hand_off_abandoned(desk: Desk, service: SelfService, now: datetime | N
         async with unit_of_work(desk) as unit:
             s = unit.session
             ticket = (await s.execute(select(Ticket).where(Ticket.id == ticket_id, Ticket.handed_off_at.is_(None))
-                                      .with_for_update(skip_locked=True))).scalar_one_or_none()
+                                      .with_for_update(skip_locked=True, key_share=True))).scalar_one_or_none()
             dialogue = await s.get(BotDialogue, ticket_id) if ticket else None
             if dialogue is None or dialogue.stage != FORM or dialogue.updated_at > due:
                 continue  # answered meanwhile, or taken by another process

@@ -158,7 +158,7 @@ async def _claim(desk: Desk, now: datetime, batch: int) -> list[int]:
         rows = list((await unit.session.execute(
             select(SlaDeadline).where(SlaDeadline.state == "pending", SlaDeadline.due_at <= now,
                                       or_(SlaDeadline.lease_until.is_(None), SlaDeadline.lease_until <= now))
-            .order_by(SlaDeadline.due_at).limit(batch).with_for_update(skip_locked=True))).scalars())
+            .order_by(SlaDeadline.due_at).limit(batch).with_for_update(skip_locked=True, key_share=True))).scalars())
         for row in rows:
             row.lease_until = now + LEASE  # retaken after the lease if this process dies
         return sorted({row.ticket_id for row in rows})
@@ -171,7 +171,8 @@ async def fire_due(desk: Desk, now: datetime | None = None, batch: int = 100) ->
     for ticket_id in await _claim(desk, now, batch):
         async with unit_of_work(desk) as unit:
             s = unit.session
-            ticket = (await s.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update())).scalar_one_or_none()
+            ticket = (await s.execute(select(Ticket).where(Ticket.id == ticket_id)
+                                      .with_for_update(key_share=True))).scalar_one_or_none()
             if ticket is None:
                 continue
             if ticket.status in ("resolved", "closed"):

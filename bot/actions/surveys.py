@@ -62,7 +62,8 @@ async def schedule_survey(desk: Desk, ticket_id: int, now: datetime | None = Non
             if ticket is None or ticket.status != TicketStatus.RESOLVED.value:
                 return None
             due = (ticket.resolved_at or now) + survey_delay(desk.settings, ticket.channel)
-            survey = (await s.execute(select(Survey).where(Survey.ticket_id == ticket_id).with_for_update())).scalar_one_or_none()
+            survey = (await s.execute(select(Survey).where(Survey.ticket_id == ticket_id)
+                                      .with_for_update(key_share=True))).scalar_one_or_none()
             if survey is None:
                 survey = Survey(ticket_id=ticket.id, client_id=ticket.client_id, channel=ticket.channel, status="scheduled",
                                 due_at=due, created_at=now, comment="", skip_reason="", answered_via="", language="")
@@ -154,7 +155,8 @@ async def _send_one(desk: Desk, survey_id: int, public_url: str, now: datetime) 
             return
         survey = (await s.execute(select(Survey).where(Survey.id == survey_id)
                                   .execution_options(populate_existing=True))).scalar_one()
-        ticket = (await s.execute(select(Ticket).where(Ticket.id == survey.ticket_id).with_for_update())).scalar_one()
+        ticket = (await s.execute(select(Ticket).where(Ticket.id == survey.ticket_id)
+                                  .with_for_update(key_share=True))).scalar_one()
         if ticket.status not in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value):
             survey.status = "cancelled"  # reopened: planned again at the next resolve
             return
@@ -199,7 +201,7 @@ async def survey_reply_for(s, client_id: int, msg: InboundMessage, now: datetime
         .where(Ticket.client_id == client_id, Ticket.channel == msg.channel, Ticket.chat_id == msg.chat_id,
                Ticket.status == TicketStatus.RESOLVED.value, Survey.status.in_(("sent", "answered")),
                Survey.expires_at > now)
-        .order_by(Survey.id.desc()).limit(1).with_for_update())).first()
+        .order_by(Survey.id.desc()).limit(1).with_for_update(key_share=True))).first()
     if row is None:
         return None
     survey, ticket = row
@@ -313,12 +315,13 @@ async def answer_by_link(desk: Desk, token: str, score: int, comment: str = "", 
     async with unit_of_work(desk) as unit:
         s = unit.session
         survey = (await s.execute(select(Survey).where(
-            Survey.token_hash == token_hash(desk.settings.web.secret_key, token)).with_for_update())).scalar_one_or_none()
+            Survey.token_hash == token_hash(desk.settings.web.secret_key, token)).with_for_update(key_share=True))).scalar_one_or_none()
         if survey is None:
             raise NotFound("unknown survey link")
         if survey.expires_at <= now:
             raise InvalidInput("the survey link has expired")
-        ticket = (await s.execute(select(Ticket).where(Ticket.id == survey.ticket_id).with_for_update())).scalar_one()
+        ticket = (await s.execute(select(Ticket).where(Ticket.id == survey.ticket_id)
+                                  .with_for_update(key_share=True))).scalar_one()
         if survey.score is not None and (survey.score, survey.comment) != (score, comment):
             s.add(AuditEvent(kind="survey_changed", ticket_id=ticket.id, at=now,
                              data={"survey_id": survey.id, "previous_score": survey.score, "previous_comment": survey.comment}))

@@ -17,10 +17,10 @@ from bot.texts import N_
 MAX_REPLY = 20_000
 
 
-async def _visible_ticket(unit: Unit, viewer: Viewer, ticket_id: int, *, lock: bool = False) -> Ticket:
+async def visible_ticket(unit: Unit, viewer: Viewer, ticket_id: int, *, lock: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.id == ticket_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     ticket = (await unit.session.execute(query)).scalar_one_or_none()
     # An invisible ticket is reported as missing, so ids cannot be probed.
     if ticket is None or not viewer.can_see_ticket(ticket.queue_id, ticket.assignee_id):
@@ -72,7 +72,7 @@ async def reply_to_ticket(desk: Desk, viewer: Viewer, ticket_id: int, text: str,
         for a in attachments if a.data is not None
     )
     async with unit_of_work(desk) as unit:
-        ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
+        ticket = await visible_ticket(unit, viewer, ticket_id, lock=True)
         if ticket.status == TicketStatus.CLOSED.value:
             raise InvalidInput("ticket #{number} is closed; the client's next message opens a new one", number=ticket.number)
         message = await queue_outbound(unit, ticket, text, AuthorKind.OPERATOR, viewer.id, stored)
@@ -90,7 +90,7 @@ async def add_note(desk: Desk, viewer: Viewer, ticket_id: int, text: str) -> int
     """An internal note, for operators only."""
     text = _clean_text(text, MAX_REPLY, "the note")
     async with unit_of_work(desk) as unit:
-        ticket = await _visible_ticket(unit, viewer, ticket_id)
+        ticket = await visible_ticket(unit, viewer, ticket_id)
         note = Note(ticket_id=ticket.id, operator_id=viewer.id, text=text)
         unit.session.add(note)
         await unit.session.flush()
@@ -100,7 +100,7 @@ async def add_note(desk: Desk, viewer: Viewer, ticket_id: int, text: str) -> int
 
 async def _set_status(desk: Desk, viewer: Viewer, ticket_id: int, status: TicketStatus, kind: str) -> None:
     async with unit_of_work(desk) as unit:
-        ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
+        ticket = await visible_ticket(unit, viewer, ticket_id, lock=True)
         if ticket.status == status.value:
             return
         ticket.status = status.value
@@ -123,7 +123,7 @@ async def reopen_ticket(desk: Desk, viewer: Viewer, ticket_id: int) -> None:
 async def take_ticket(desk: Desk, viewer: Viewer, ticket_id: int) -> None:
     """Assign an unassigned ticket to oneself; a ticket someone else holds is not taken over."""
     async with unit_of_work(desk) as unit:
-        ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
+        ticket = await visible_ticket(unit, viewer, ticket_id, lock=True)
         if ticket.assignee_id == viewer.id:
             return
         if ticket.assignee_id is not None and not viewer.can_assign_others():
@@ -144,7 +144,7 @@ async def transfer_ticket(desk: Desk, viewer: Viewer, ticket_id: int, *, queue: 
         raise InvalidInput("name a queue or an operator to transfer to")
     async with unit_of_work(desk) as unit:
         s = unit.session
-        ticket = await _visible_ticket(unit, viewer, ticket_id, lock=True)
+        ticket = await visible_ticket(unit, viewer, ticket_id, lock=True)
         before = {"queue_id": ticket.queue_id, "assignee_id": ticket.assignee_id}
         if queue:
             target = (await s.execute(select(Queue).where(Queue.name == queue))).scalar_one_or_none()

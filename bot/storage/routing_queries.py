@@ -153,7 +153,7 @@ def _page_query(order: str, grace: bool, only_ids: bool, limited: bool, lock: bo
     if limited:
         query = query.offset(bindparam("offset")).limit(bindparam("limit"))
     # SKIP LOCKED: another process deciding the same ticket has it; this one leaves it (PostgreSQL only).
-    return query.with_for_update(skip_locked=True, of=t) if lock else query
+    return query.with_for_update(skip_locked=True, key_share=True, of=t) if lock else query
 
 
 async def decision_page(session, ticket_id: int, now: datetime, grace_seconds: float, *, order: str,

@@ -1,6 +1,6 @@
 """No double assignment: several "processes" (own engines and connections) race over the same backlog.
 
-On PostgreSQL this is real concurrency: row locks with SKIP LOCKED on tickets, FOR UPDATE on the
+On PostgreSQL this is real concurrency: row locks with SKIP LOCKED on tickets, FOR NO KEY UPDATE on the
 chosen operator, a versioned conditional update. On SQLite the versioned update and the retry
 on a stale snapshot give the same guarantee.
 """
