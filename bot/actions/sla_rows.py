@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from bot.config import Settings
 from bot.routing_settings import sla_calendar, sla_targets
 from bot.storage import routing_queries as rq
+from bot.storage.bulk import upsert
 from bot.storage.models import Queue, SlaDeadline, Ticket, TicketSla
 from router.sla import LIGHTS, RED, YELLOW, SlaState, clocks_of, light, replay
 
@@ -143,8 +144,11 @@ async def sync_rows(s, settings: Settings, ticket_ids: list[int], now: datetime)
                              "state": "pending"})
             elif movable and step.state == "pending" and step.due_at != due:
                 moves.append({"b_id": step.id, "b_due_at": due})
-    for statement, params in ((insert(_SLA), new_lights), (_SET_LIGHT, lights), (_SET_STATE, kept),
-                              (insert(_STEPS), adds), (_MOVE_STEP, moves)):
+    # Two syncs of one ticket may run at once (a listener and the reconcile pass, or two processes):
+    # a light stored meanwhile takes this sync's values, a step stored meanwhile (same key) stays.
+    for statement, params in ((upsert(s, _SLA, ("ticket_id",), LIGHT_COLUMNS), new_lights), (_SET_LIGHT, lights),
+                              (_SET_STATE, kept), (upsert(s, _STEPS, ("ticket_id", "key")), adds),
+                              (_MOVE_STEP, moves)):
         if params:
             await s.execute(statement, params)
     if drops:

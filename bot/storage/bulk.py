@@ -1,7 +1,8 @@
-"""Multi-row inserts that hand back the new ids in the rows' order, on SQLite and PostgreSQL alike."""
+"""Multi-row inserts (new ids in the rows' order; upserts), on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 async def insert_ids(s, model, rows: list[dict]) -> list[int]:
@@ -15,3 +16,15 @@ async def insert_ids(s, model, rows: list[dict]) -> list[int]:
     if s.get_bind().dialect.name == "sqlite":
         return sorted((await s.execute(insert(model).returning(model.id), rows)).scalars())
     return list((await s.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)).scalars())
+
+
+def upsert(s, table, keys: tuple[str, ...], columns: tuple[str, ...] = ()):
+    """INSERT of `table` rows that, where a row with the same `keys` exists (another transaction stored
+    it meanwhile), sets its `columns` to this row's values, or keeps it as it is without `columns`,
+    instead of failing (ON CONFLICT DO UPDATE / DO NOTHING)."""
+    dialect = sqlite if s.get_bind().dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(table)
+    if not columns:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    return statement.on_conflict_do_update(index_elements=list(keys),
+                                           set_={name: statement.excluded[name] for name in columns})

@@ -1,4 +1,5 @@
-"""On PostgreSQL, a reply never deadlocks with an SLA sync or a client follow-up on the same ticket.
+"""On PostgreSQL, writers of one ticket's SLA rows at once all finish: a reply never deadlocks with an
+SLA sync or a client follow-up on the same ticket, and two syncs storing its first light both succeed.
 
 A message's SLA trigger (migration 0012) locks the ticket's SLA row; a reply holds its ticket row
 when it stores its message. A sync that wrote the SLA row and then waited for the ticket (its steps'
@@ -110,3 +111,21 @@ async def test_a_reply_and_a_client_follow_up_on_the_same_ticket_both_finish(des
         light = await s.get(TicketSla, ticket_id)
     assert texts[-2:] == ["It ships today.", "Hello?"]
     assert light.seen != light.events  # the reply counted an event: the next sync replays the timeline
+
+
+async def test_two_syncs_storing_a_ticket_s_first_light_at_once_both_finish(desk):
+    """Two syncs of a ticket without a light (a listener and the reconcile pass, or two processes) both
+    insert it: the later one waits for the first, then sets its values instead of failing on the key."""
+    ticket_id = await client_writes(desk, "Where is my parcel?", user="light-client")
+    await route_ticket(desk, fixed_router("delivery"), ticket_id, utcnow())
+    async with desk.sessions.begin() as s:
+        await s.execute(delete(TicketSla).where(TicketSla.ticket_id == ticket_id))
+    async with desk.sessions() as s, s.begin():  # the first sync, about to commit its light
+        s.add(TicketSla(ticket_id=ticket_id, clock=""))
+        await s.flush()
+        second = asyncio.create_task(sync_ticket_sla(desk, ticket_id))
+        await waits_or_is_done(desk, second)
+    await asyncio.wait_for(second, 30)
+    async with desk.sessions() as s:
+        light = await s.get(TicketSla, ticket_id)
+    assert light.clock == "first_response"  # the second sync's clocks, not the placeholder
