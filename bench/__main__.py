@@ -182,7 +182,7 @@ def cross_validation() -> Callable[[], list[dict]]:
 
 # Benchmarks that run the desk as a separate process beside their anchors; each module has
 # measure(quick, database_url) -> figures and runs alone too (python -m bench.webchat).
-MODULES = ("webchat", "memory", "console", "newtickets", "telegram", "email")
+MODULES = ("webchat", "memory", "console", "newtickets", "telegram", "outbox", "email")
 
 
 def _measure_modules(quick: bool, database_url: str | None,

@@ -300,3 +300,59 @@ async def test_two_outbox_workers_deliver_each_message_once(desk, monkeypatch):
     finally:
         await other.bus.drain()
         await other_engine.dispose()
+
+
+class HoldingChannel(CountingChannel):
+    """Holds one message's send until released, so another process can try to claim meanwhile."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__()
+        self.held = held
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, message) -> str:
+        if message.message_id == self.held:
+            self.holding.set()
+            await asyncio.wait_for(self.release.wait(), TIMEOUT)
+        return await super().send(message)
+
+
+async def test_two_outbox_workers_keep_one_client_s_replies_in_order(desk, monkeypatch):
+    """Two processes share the outbox. While one is still sending a client's first reply (Telegram
+    paces a chat at a message a second), the other must not take the client's later replies and
+    send them first: the client reads the replies in the order the operator wrote them."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.actions.context import Desk
+    from bot.events import EventBus
+    from bot.storage.engine import session_factory
+
+    monkeypatch.setattr("bot.outbox.BATCH", 4)
+    await create_operator(desk, "anna", "Anna", "password-123", "operator", ["general"], ["en"])
+    _, viewer = await log_in(desk, "anna", "password-123")
+    receipt = await receive_message(desk, InboundMessage(
+        channel="fakechat", user_id="u1", chat_id="u1", message_id="m1", text="Hello?",
+        sent_at=datetime.now(timezone.utc)))
+    replies = [await reply_to_ticket(desk, viewer, receipt.ticket_id, f"Answer {n}") for n in range(12)]
+    other_engine = create_async_engine(desk.settings.database_url)
+    other = Desk(session_factory(other_engine), EventBus(), desk.settings, desk.files)
+    channel = HoldingChannel(held=replies[0])
+    first, second = DeliveryWorker(desk, {"fakechat": channel}), DeliveryWorker(other, {"fakechat": channel})
+    sending = asyncio.create_task(first.run_once())
+    try:
+        await asyncio.wait_for(channel.holding.wait(), TIMEOUT)
+        await second.run_once()
+        assert channel.sent == []  # nothing overtook the first reply
+        channel.release.set()
+        await sending
+        for _ in range(len(replies)):  # a bound, not a wait: each round sends at least one reply
+            if len(channel.sent) == len(replies):
+                break
+            await asyncio.gather(first.run_once(), second.run_once())
+        assert channel.sent == replies  # each once, in the order written
+    finally:
+        channel.release.set()
+        await asyncio.gather(sending, return_exceptions=True)
+        await other.bus.drain()
+        await other_engine.dispose()

@@ -1,10 +1,10 @@
-"""A batch of outbox rows: chats are sent to concurrently, one chat strictly in order, outcomes recorded together."""
+"""Outbox rows: chats are sent to side by side, each at its own pace; one chat strictly in order; outcomes grouped."""
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.actions.inbox import receive_message
 from bot.actions.operators import create_operator, log_in
@@ -125,3 +125,93 @@ async def test_a_ticket_s_second_reply_in_a_batch_names_the_first_in_its_thread(
     first, second = channel.sent
     assert f"platform-{ids['first']}" not in first.references
     assert second.references[-1] == f"platform-{ids['first']}"
+
+
+async def until(condition, what: str, timeout: float = 10) -> None:
+    """A bounded look, every 10 ms, for something the worker does on its own (``condition`` may be async)."""
+    async def look():
+        while not ((await result) if asyncio.iscoroutine(result := condition()) else result):
+            await asyncio.sleep(0.01)
+    try:
+        await asyncio.wait_for(look(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting until {what}") from None
+
+
+async def test_a_chat_paced_by_its_channel_does_not_hold_back_a_reply_to_another(desk):
+    """Telegram lets a bot send about one message a second to one chat: a chat with replies queued
+    waits between them. A reply to another client, written meanwhile, goes out without waiting for them."""
+    ids = await replies(desk, {"a": ["A1", "A2", "A3"]})
+    channel = ScriptedChannel()
+    channel.gates["A2"] = paced = asyncio.Event()  # chat A's pace: its second reply may not go yet
+    worker = DeliveryWorker(desk, {"webchat": channel})
+    await worker.start()
+    try:
+        await until(lambda: ("start", "A2") in channel.log, "chat A's second reply waits for its turn")
+        await replies_to_another(desk, "b", "B1")
+        # Well inside the gate's own 10 s guard: a worker that waited for chat A fails here.
+        await until(lambda: ("done", "B1") in channel.log, "the other client's reply is sent", timeout=5)
+        assert ("done", "A3") not in channel.log  # sent before chat A's queue was through
+        paced.set()
+
+        async def all_recorded():
+            return all(item.status == "sent" for _, item in (await rows(desk, ids)).values())
+        await until(all_recorded, "chat A's replies are all recorded as sent")
+    finally:
+        await worker.stop()
+    assert [text for what, text in channel.log if what == "done" and text.startswith("A")] == ["A1", "A2", "A3"]
+    assert channel.log.index(("start", "A3")) > channel.log.index(("done", "A2"))
+    for message, item in (await rows(desk, ids)).values():
+        assert item.attempts == 1 and message.delivery_status == "sent"
+
+
+async def replies_to_another(desk, visitor: str, text: str) -> int:
+    """A second client writes and the operator (already logged in as anna) answers."""
+    _, viewer = await log_in(desk, "anna", "password-123")
+    receipt = await receive_message(desk, InboundMessage(
+        channel="webchat", user_id=visitor, chat_id=visitor, message_id=f"{visitor}:1", text="Help",
+        sent_at=datetime.now(timezone.utc)))
+    return await reply_to_ticket(desk, viewer, receipt.ticket_id, text)
+
+
+async def test_a_reply_written_while_an_earlier_one_waits_for_its_retry_goes_after_it(desk):
+    """A reply failed for a moment and waits for its retry; the operator writes again. The client
+    reads the replies in the order they were written, not the new one first."""
+    ids = await replies(desk, {"a": ["first", "second"]})
+    channel = ScriptedChannel({"first": DeliveryError("Too Many Requests", retry_after=30)})
+    worker = DeliveryWorker(desk, {"webchat": channel})
+    assert await worker.run_once() == 2  # "first" must wait, "second" is held back behind it
+    _, viewer = await log_in(desk, "anna", "password-123")
+    first, _ = (await rows(desk, ids))["first"]
+    await reply_to_ticket(desk, viewer, first.ticket_id, "third")
+    assert await worker.run_once() == 0  # "third" is due, but waits behind "first"
+    del channel.faults["first"]
+    async with desk.sessions() as s, s.begin():
+        await s.execute(update(OutboxItem).where(OutboxItem.status == "pending").values(next_attempt_at=utcnow()))
+    assert await worker.run_once() == 3
+    assert [m.text for m in channel.sent] == ["first", "second", "third"]
+
+
+async def test_a_stopping_worker_records_the_send_under_way_and_gives_back_the_rest(desk):
+    """The desk is restarted while a chat's replies are paced out: the reply being sent is recorded as
+    sent (not sent again later), and the replies not tried yet go out at once after the restart."""
+    ids = await replies(desk, {"a": ["A1", "A2", "A3"]})
+    channel = ScriptedChannel()
+    channel.gates["A1"] = paced = asyncio.Event()
+    worker = DeliveryWorker(desk, {"webchat": channel})
+    await worker.start()
+    await until(lambda: ("start", "A1") in channel.log, "the first reply is being sent")
+    stopping = asyncio.create_task(worker.stop())
+    await until(lambda: worker._stopping, "the worker is stopping")
+    paced.set()
+    await stopping
+    found = await rows(desk, ids)
+    message, item = found["A1"]
+    assert item.status == "sent" and message.delivery_status == "sent"
+    for text in ("A2", "A3"):
+        message, item = found[text]
+        assert ("start", text) not in channel.log
+        assert item.status == "pending" and item.attempts == 0 and item.next_attempt_at <= utcnow()
+    restarted = ScriptedChannel()
+    assert await DeliveryWorker(desk, {"webchat": restarted}).run_once() == 2
+    assert [m.text for m in restarted.sent] == ["A2", "A3"]

@@ -2,8 +2,9 @@
 
 The delivery worker (bot/outbox.py) owns the loop and the adapters; this module owns the writes.
 A claim moves rows to ``sending`` with a lease; a crash leaves the lease to expire and the row is
-claimed again (at least once). On PostgreSQL ``FOR NO KEY UPDATE SKIP LOCKED`` lets processes share work.
-A batch's outcomes are written in one transaction; if that fails, one by one.
+claimed again (at least once); a clean stop gives back the rows it never tried. On PostgreSQL
+``FOR NO KEY UPDATE SKIP LOCKED`` lets processes share work, and a ticket's rows are claimed in order.
+Outcomes are written a group at a time in one transaction; if that fails, one by one.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import aliased
 
 from bot.actions.context import Desk, unit_of_work
 from bot.domain import OutboundMessage
@@ -56,21 +58,59 @@ async def next_attempt_at(desk: Desk) -> datetime | None:
                                 .where(OutboxItem.status.in_(("pending", "sending"))))).scalar_one_or_none()
 
 
-async def claim_due(desk: Desk, batch: int) -> list[int]:
-    """Take up to `batch` due rows (pending, or sending with an expired lease) and lease them to us."""
+async def claim_due(desk: Desk, batch: int, per_ticket: int = 10) -> list[int]:
+    """Lease up to `batch` due rows to us, in id order: tickets' first unsent rows, then their due followers.
+
+    A row is taken only while no earlier row of its ticket is pending or being sent, so whoever leases a
+    ticket's first unsent row owns the ticket until its outcomes are recorded: two processes never send
+    one ticket's rows side by side (out of order), and a row waiting for a retry holds back the later ones.
+    """
     now = utcnow()
     lease = timedelta(seconds=desk.settings.outbox.lease_seconds)
+    unsent = OutboxItem.status.in_(("pending", "sending"))
     async with unit_of_work(desk) as unit:
-        due = (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now)
-        expired = (OutboxItem.status == "sending") & (OutboxItem.next_attempt_at <= now)
-        rows = list((await unit.session.execute(
-            select(OutboxItem).where(or_(due, expired)).order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-            .limit(batch).with_for_update(skip_locked=True, key_share=True))).scalars())
+        s = unit.session
+        earlier, earlier_message = aliased(OutboxItem), aliased(Message)
+        waits_behind = exists().where(earlier_message.id == earlier.message_id,
+                                      earlier_message.ticket_id == Message.ticket_id,
+                                      earlier.id < OutboxItem.id, earlier.status.in_(("pending", "sending")))
+        # Pending and due, or sending with an expired lease (its process died): both fall due by next_attempt_at.
+        heads = list((await s.execute(
+            select(OutboxItem, Message.ticket_id).join(Message, Message.id == OutboxItem.message_id)
+            .where(unsent, OutboxItem.next_attempt_at <= now, ~waits_behind)
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(batch)
+            .with_for_update(of=OutboxItem, skip_locked=True, key_share=True))).all())
+        rows = [item for item, _ in heads]
+        if heads:
+            # The head's lock makes the ticket ours: its later rows are taken in order up to the first not yet due.
+            later = (await s.execute(
+                select(OutboxItem, Message.ticket_id).join(Message, Message.id == OutboxItem.message_id)
+                .where(Message.ticket_id.in_({t for _, t in heads}), unsent,
+                       OutboxItem.id.not_in([item.id for item in rows]))
+                .order_by(OutboxItem.id).with_for_update(of=OutboxItem, key_share=True))).all()
+            taken = {ticket: 1 for _, ticket in heads}
+            for item, ticket in later:
+                if taken[ticket] < per_ticket and item.next_attempt_at <= now and len(rows) < batch:
+                    rows.append(item)
+                    taken[ticket] += 1
+                else:
+                    taken[ticket] = per_ticket  # the rest of this ticket waits behind it
         for item in rows:
             item.status = "sending"
             item.attempts += 1
             item.next_attempt_at = now + lease  # the lease: retaken after it, if we die
-        return [item.id for item in rows]
+        return sorted(item.id for item in rows)
+
+
+async def release_claims(desk: Desk, item_ids: list[int]) -> None:
+    """Give back claimed rows that were never tried (the worker is stopping): due at once, no attempt counted."""
+    if not item_ids:
+        return
+    async with unit_of_work(desk) as unit:
+        await unit.session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(item_ids), OutboxItem.status == "sending")
+            .values(status="pending", attempts=OutboxItem.attempts - 1, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False))
 
 
 async def outbound_of(desk: Desk, item_ids: list[int]) -> list[tuple[int, str, OutboundMessage | None]]:
