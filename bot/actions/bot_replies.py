@@ -58,7 +58,8 @@ class BotWrites:
                     for t, text, choices in self.replies]
             ids = await insert_ids(s, Message, rows)
             await s.execute(insert(OutboxItem.__table__), [
-                {"message_id": message_id, "channel": t.channel, "next_attempt_at": now, "created_at": now}
+                {"message_id": message_id, "ticket_id": t.id, "channel": t.channel, "next_attempt_at": now,
+                 "created_at": now}
                 for message_id, (t, _, _) in zip(ids, self.replies)])
             for message_id, (ticket, _, _) in zip(ids, self.replies):
                 ticket.last_message_at = ticket.updated_at = now

@@ -23,6 +23,7 @@ from bot.storage.models import Message, OutboxItem, utcnow
 from bot.storage.outbound import outbound_messages
 
 logger = logging.getLogger(__name__)
+UNSENT = ("pending", "sending")  # a row still to send, or being sent under a lease
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ async def next_attempt_at(desk: Desk) -> datetime | None:
     """When the earliest pending or leased row falls due (None: nothing waits)."""
     async with desk.sessions() as s:
         return (await s.execute(select(func.min(OutboxItem.next_attempt_at))
-                                .where(OutboxItem.status.in_(("pending", "sending"))))).scalar_one_or_none()
+                                .where(OutboxItem.status.in_(UNSENT)))).scalar_one_or_none()
 
 
 async def claim_due(desk: Desk, batch: int, per_ticket: int = 10) -> list[int]:
@@ -67,34 +68,30 @@ async def claim_due(desk: Desk, batch: int, per_ticket: int = 10) -> list[int]:
     """
     now = utcnow()
     lease = timedelta(seconds=desk.settings.outbox.lease_seconds)
-    unsent = OutboxItem.status.in_(("pending", "sending"))
+    unsent = OutboxItem.status.in_(UNSENT)
     async with unit_of_work(desk) as unit:
         s = unit.session
-        earlier, earlier_message = aliased(OutboxItem), aliased(Message)
-        waits_behind = exists().where(earlier_message.id == earlier.message_id,
-                                      earlier_message.ticket_id == Message.ticket_id,
-                                      earlier.id < OutboxItem.id, earlier.status.in_(("pending", "sending")))
+        earlier = aliased(OutboxItem)  # along ix_outbox_ticket_unsent: a probe of the ticket's unsent rows
+        waits_behind = exists().where(earlier.ticket_id == OutboxItem.ticket_id, earlier.status.in_(UNSENT),
+                                      earlier.id < OutboxItem.id)
         # Pending and due, or sending with an expired lease (its process died): both fall due by next_attempt_at.
-        heads = list((await s.execute(
-            select(OutboxItem, Message.ticket_id).join(Message, Message.id == OutboxItem.message_id)
-            .where(unsent, OutboxItem.next_attempt_at <= now, ~waits_behind)
+        rows = list((await s.execute(
+            select(OutboxItem).where(unsent, OutboxItem.next_attempt_at <= now, ~waits_behind)
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(batch)
-            .with_for_update(of=OutboxItem, skip_locked=True, key_share=True))).all())
-        rows = [item for item, _ in heads]
-        if heads:
+            .with_for_update(skip_locked=True, key_share=True))).scalars())
+        if rows:
             # The head's lock makes the ticket ours: its later rows are taken in order up to the first not yet due.
             later = (await s.execute(
-                select(OutboxItem, Message.ticket_id).join(Message, Message.id == OutboxItem.message_id)
-                .where(Message.ticket_id.in_({t for _, t in heads}), unsent,
-                       OutboxItem.id.not_in([item.id for item in rows]))
-                .order_by(OutboxItem.id).with_for_update(of=OutboxItem, key_share=True))).all()
-            taken = {ticket: 1 for _, ticket in heads}
-            for item, ticket in later:
-                if taken[ticket] < per_ticket and item.next_attempt_at <= now and len(rows) < batch:
+                select(OutboxItem).where(OutboxItem.ticket_id.in_({item.ticket_id for item in rows}), unsent,
+                                         OutboxItem.id.not_in([item.id for item in rows]))
+                .order_by(OutboxItem.id).with_for_update(key_share=True))).scalars().all()
+            taken = {item.ticket_id: 1 for item in rows}
+            for item in later:
+                if taken[item.ticket_id] < per_ticket and item.next_attempt_at <= now and len(rows) < batch:
                     rows.append(item)
-                    taken[ticket] += 1
+                    taken[item.ticket_id] += 1
                 else:
-                    taken[ticket] = per_ticket  # the rest of this ticket waits behind it
+                    taken[item.ticket_id] = per_ticket  # the rest of this ticket waits behind it
         for item in rows:
             item.status = "sending"
             item.attempts += 1

@@ -56,7 +56,7 @@ async def queue_outbound(unit: Unit, ticket: Ticket, text: str, author: AuthorKi
     for a in attachments:
         s.add(StoredAttachment(message_id=message.id, filename=a.filename, content_type=a.content_type,
                                size=a.size, storage_key=a.storage_key))
-    s.add(OutboxItem(message_id=message.id, channel=ticket.channel, next_attempt_at=now))
+    s.add(OutboxItem(message_id=message.id, ticket_id=ticket.id, channel=ticket.channel, next_attempt_at=now))
     ticket.last_message_at = now
     ticket.updated_at = now
     unit.events.append(MessageQueued(ticket_id=ticket.id, message_id=message.id))

@@ -235,9 +235,12 @@ class OutboxItem(Base):
     """One send to do through a channel; the delivery worker takes due rows."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # ix_outbox_ticket_unsent: a ticket's unsent rows, for the claim's order check (migration 0014).
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_ticket_unsent", "ticket_id", "status", "id"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the message's, copied for the claim
     channel: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
