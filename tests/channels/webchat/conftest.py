@@ -109,6 +109,16 @@ def delivered(desk, message_id: int, status: str = "sent") -> asyncio.Future:
     return future
 
 
+async def catch_ups_done(adapter, timeout: float = 10) -> None:
+    """Until the adapter has no catch-up pending (bounded). A client message is acknowledged first and
+    caught up in every tab after; that catch-up pushes whatever is stored after the socket's cursor,
+    replies still queued for delivery included, so a test holding a reply back waits for it first."""
+    async def settled():
+        while adapter._catching_up or (adapter._catcher is not None and not adapter._catcher.done()):
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(settled(), timeout)
+
+
 class HeldDelivery:
     """The adapter's send of the reply with this text waits until ``release``: a slow delivery, or
     one that another desk process makes later."""
