@@ -24,12 +24,7 @@ from bot.actions.tickets import queue_outbound, visible_ticket
 from bot.domain import AuthorKind, InboundMessage
 from bot.storage.models import Message, Operator, SlaDeadline, TicketSla, utcnow
 from tests.actions.routing_helpers import add_operator, client_writes, close_desk, fixed_router, open_desk
-
-ROUTER = {
-    "assignment": {"presence_grace_seconds": 3600},
-    "sla": {"business_hours": False, "on_yellow": ["notify"], "on_red": ["notify"],
-            "targets": [{"first_response_minutes": 10, "next_response_minutes": 10, "resolution_minutes": 60}]},
-}
+from tests.actions.test_sla_state import ROUTER  # ten-minute response targets, round the clock
 
 
 @pytest.fixture
@@ -56,7 +51,11 @@ async def waits_or_is_done(desk, other: asyncio.Task) -> None:
 
     async def poll():
         async with engine.connect() as conn:
-            while not other.done() and not (await conn.execute(waiting)).scalar_one():
+            while not other.done():
+                found = (await conn.execute(waiting)).scalar_one()
+                await conn.rollback()  # pg_stat_activity is read once per transaction: a new one each look
+                if found:
+                    return
                 await asyncio.sleep(0.01)
     await asyncio.wait_for(poll(), 10)
 
