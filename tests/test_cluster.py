@@ -272,22 +272,29 @@ class CountingChannel:
         return f"fake-{message.message_id}"
 
 
-async def test_two_outbox_workers_deliver_each_message_once(desk, monkeypatch):
+async def replies_and_another_process(desk, count: int):
+    """A client's ticket with `count` queued operator replies (their ids, in order), and a second desk on
+    its own engine over the same database, as another `helpline run` process would have."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from bot.actions.context import Desk
     from bot.events import EventBus
     from bot.storage.engine import session_factory
 
-    monkeypatch.setattr("bot.outbox.BATCH", 4)
     await create_operator(desk, "anna", "Anna", "password-123", "operator", ["general"], ["en"])
     _, viewer = await log_in(desk, "anna", "password-123")
     receipt = await receive_message(desk, InboundMessage(
         channel="fakechat", user_id="u1", chat_id="u1", message_id="m1", text="Hello?",
         sent_at=datetime.now(timezone.utc)))
-    replies = [await reply_to_ticket(desk, viewer, receipt.ticket_id, f"Answer {n}") for n in range(40)]
-    other_engine = create_async_engine(desk.settings.database_url)
-    other = Desk(session_factory(other_engine), EventBus(), desk.settings, desk.files)
+    replies = [await reply_to_ticket(desk, viewer, receipt.ticket_id, f"Answer {n}") for n in range(count)]
+    other = Desk(session_factory(create_async_engine(desk.settings.database_url)), EventBus(), desk.settings, desk.files)
+    return replies, other
+
+
+async def test_two_outbox_workers_deliver_each_message_once(desk, monkeypatch):
+    monkeypatch.setattr("bot.outbox.BATCH", 4)
+    replies, other = await replies_and_another_process(desk, 40)
+    other_engine = other.sessions.kw["bind"]
     channel = CountingChannel()
     workers = [DeliveryWorker(desk, {"fakechat": channel}), DeliveryWorker(other, {"fakechat": channel})]
 
@@ -322,21 +329,9 @@ async def test_two_outbox_workers_keep_one_client_s_replies_in_order(desk, monke
     """Two processes share the outbox. While one is still sending a client's first reply (Telegram
     paces a chat at a message a second), the other must not take the client's later replies and
     send them first: the client reads the replies in the order the operator wrote them."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from bot.actions.context import Desk
-    from bot.events import EventBus
-    from bot.storage.engine import session_factory
-
     monkeypatch.setattr("bot.outbox.BATCH", 4)
-    await create_operator(desk, "anna", "Anna", "password-123", "operator", ["general"], ["en"])
-    _, viewer = await log_in(desk, "anna", "password-123")
-    receipt = await receive_message(desk, InboundMessage(
-        channel="fakechat", user_id="u1", chat_id="u1", message_id="m1", text="Hello?",
-        sent_at=datetime.now(timezone.utc)))
-    replies = [await reply_to_ticket(desk, viewer, receipt.ticket_id, f"Answer {n}") for n in range(12)]
-    other_engine = create_async_engine(desk.settings.database_url)
-    other = Desk(session_factory(other_engine), EventBus(), desk.settings, desk.files)
+    replies, other = await replies_and_another_process(desk, 12)
+    other_engine = other.sessions.kw["bind"]
     channel = HoldingChannel(held=replies[0])
     first, second = DeliveryWorker(desk, {"fakechat": channel}), DeliveryWorker(other, {"fakechat": channel})
     sending = asyncio.create_task(first.run_once())
