@@ -1,6 +1,8 @@
 """Multi-row inserts (new ids in the rows' order; upserts), on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -21,9 +23,13 @@ async def insert_ids(s, model, rows: list[dict]) -> list[int]:
 def upsert(s, table, keys: tuple[str, ...], columns: tuple[str, ...] = ()):
     """INSERT of `table` rows that, where a row with the same `keys` exists (another transaction stored
     it meanwhile), sets its `columns` to this row's values, or keeps it as it is without `columns`,
-    instead of failing (ON CONFLICT DO UPDATE / DO NOTHING)."""
-    dialect = sqlite if s.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(table)
+    instead of failing (ON CONFLICT DO UPDATE / DO NOTHING). Built once per dialect: callers are hot."""
+    return _upsert(s.get_bind().dialect.name == "sqlite", table, keys, columns)
+
+
+@cache
+def _upsert(on_sqlite: bool, table, keys: tuple[str, ...], columns: tuple[str, ...]):
+    statement = (sqlite if on_sqlite else postgresql).insert(table)
     if not columns:
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     return statement.on_conflict_do_update(index_elements=list(keys),
